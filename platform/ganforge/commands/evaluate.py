@@ -1,0 +1,104 @@
+"""``ganforge evaluate SOURCE``: FID/KID/IS/... of a trained generator, printed and logged to MLflow."""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import typer
+
+from ganforge.commands import fail
+
+METRICS_HELP = "comma-separated: fid, kid, is, prc, mifid, kmmd (default: the spec's eval.metrics, else fid,kid)"
+EXTRACTOR_HELP = ("auto, inception, inception:port, domain:<data set>, clip (default: the spec's eval.extractor); "
+                  "numbers from different extractors are not comparable")
+
+
+def _key_values(pairs: list[str] | None, what: str) -> dict[str, Any]:
+    """["kid_subsets=50"] -> {"kid_subsets": 50} (values read as YAML)."""
+    from ganforge.config import SpecError, parse_override
+
+    out: dict[str, Any] = {}
+    for text in pairs or []:
+        try:
+            path, value = parse_override(text)
+        except SpecError as err:
+            fail(f"{what}: {err}")
+        out[".".join(path)] = value
+    return out
+
+
+def _device(name: str) -> str:
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def _spec_with_overrides(spec, data: str | None, overrides: list[str] | None):
+    """The generator's spec, evaluated against ``--data`` and with ``--set`` overrides applied."""
+    from ganforge.config import SpecError, apply_overrides, spec_from_dict
+
+    document = spec.to_dict()
+    if data:
+        document["data"] = {**document["data"], "name": data, "root": None, "options": {}}
+    try:
+        return spec_from_dict(apply_overrides(document, overrides or []), source="spec of the evaluated model")
+    except SpecError as err:
+        fail(str(err))
+
+
+def _metric_names(text: str | None, spec) -> list[str]:
+    if text:
+        return [name.strip() for name in text.split(",") if name.strip()]
+    return list(spec.eval.metrics) or ["fid", "kid"]
+
+
+def evaluate(
+    source: str = typer.Argument(..., metavar="SOURCE", help="models:/name/version, models:/name@alias, an MLflow run id, or a checkpoint dir"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help=METRICS_HELP),
+    n: Optional[int] = typer.Option(None, "--n", min=2, help="generated (and real) images (default: the spec's eval.n)"),
+    extractor: Optional[str] = typer.Option(None, "--extractor", help=EXTRACTOR_HELP),
+    data: Optional[str] = typer.Option(None, "--data", help="compare with this registered data set instead of the training one"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a spec key: --set data.root=DIR, --set eval.truncation=0.7"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed of the generated latents and metric subsets (default: the spec's train.seed)"),
+    option: Optional[List[str]] = typer.Option(None, "--option", help="metric option KEY=VALUE, e.g. kid_subsets=50, mifid_eps=0.1"),
+    inception_weights: Optional[str] = typer.Option(None, "--inception-weights", help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth (or its directory); also GANFORGE_INCEPTION_WEIGHTS"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto"),
+    refresh_real: bool = typer.Option(False, "--refresh-real-stats", help="recompute the cached real-data statistics"),
+    log: bool = typer.Option(True, "--log/--no-log", help="log the metrics to MLflow"),
+) -> None:
+    """Evaluate a trained generator: print a table and log the metrics to its MLflow run."""
+    from ganforge.metrics import WeightsNotFoundError
+    from ganforge.metrics.evaluation import Evaluator
+    from ganforge.sampling import load_generator
+
+    options, device = _key_values(option, "--option"), _device(device)
+    try:
+        loaded = load_generator(source, device)
+        spec = _spec_with_overrides(loaded.spec, data, set_)
+        evaluator = Evaluator.from_spec(spec, _metric_names(metrics, spec), n, extractor, device, seed=seed,
+                                        options=options, inception_weights=inception_weights)
+        typer.echo(f"extractor: {evaluator.extractor.name}")
+        evaluator.real_stats(refresh=refresh_real)
+        values = evaluator(loaded.generator)
+    except (WeightsNotFoundError, FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    except KeyError as err:  # unknown metric / extractor names, listing the valid ones
+        fail(str(err.args[0]))
+    _report(source, loaded, spec, evaluator, values, log)
+
+
+def _report(source: str, loaded, spec, evaluator, values: dict[str, float], log: bool) -> None:
+    from ganforge.metrics.report import EvaluationTarget, format_table, log_evaluation, metric_prefix
+    from ganforge.tracking import resolve_tracking_uri
+
+    typer.echo(format_table(values, evaluator.extractor, evaluator.n))
+    if not log:
+        return
+    target = EvaluationTarget(source, loaded.run_id, spec.tracking.experiment, spec.name, int(loaded.info.get("step") or 0))
+    run_id = log_evaluation(resolve_tracking_uri(spec), target, values, evaluator.extractor, evaluator.n,
+                            extra_tags={"eval.source": source, "eval.data": spec.data.name})
+    typer.echo(f"logged to MLflow run {run_id} as {metric_prefix(evaluator.extractor)}*")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ganforge evaluate`` to the CLI."""
+    app.command()(evaluate)

@@ -1,0 +1,91 @@
+"""``ganforge serve SOURCE...``: the Ray Serve application in serving/ on 127.0.0.1 (or --host)."""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ganforge.commands import fail
+
+SOURCE_HELP = "models:/name/version, models:/name@alias, runs:/id/generator, an MLflow run id, or a checkpoint dir"
+
+
+def serving_module():
+    """``serving.app`` from this checkout (serving/ sits beside platform/, it is not installed)."""
+    try:
+        return importlib.import_module("serving.app")
+    except ModuleNotFoundError:
+        import ganforge
+
+        root = Path(ganforge.__file__).resolve().parents[2]
+        if not (root / "serving" / "app.py").is_file():
+            fail(f"serving/app.py not found beside {root / 'platform'}: run from a ganforge checkout")
+        sys.path.insert(0, str(root))
+        return importlib.import_module("serving.app")
+
+
+def _check_source(source: str) -> None:
+    """Refuse what cannot be a generator before starting Ray (the message names the forms)."""
+    is_run_id = len(source) == 32 and all(c in "0123456789abcdef" for c in source)
+    if not (source.startswith(("models:/", "runs:/")) or is_run_id or Path(source).exists()):
+        fail(f"{source!r} is neither an existing checkpoint path nor {SOURCE_HELP.split(', an MLflow')[0]} "
+             "nor an MLflow run id")
+
+
+def serve_command(
+    sources: List[str] = typer.Argument(..., metavar="SOURCE...", help=SOURCE_HELP + "; several: A/B by the request's model field"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (0.0.0.0 exposes it to the network)"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="HTTP port"),
+    token_env: Optional[str] = typer.Option(None, "--token-env", help="require a bearer token read from this environment variable"),
+    token_file: Optional[str] = typer.Option(None, "--token-file", help="require a bearer token read from this file"),
+    replicas: str = typer.Option("1", "--replicas", help="generator replicas: a number, or 'auto' (autoscaling)"),
+    max_batch_size: int = typer.Option(16, "--max-batch-size", min=1, max=256, help="requests per batched forward"),
+    num_gpus: float = typer.Option(0, "--gpus", min=0, help="GPUs per generator replica"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray instance)"),
+) -> None:
+    """Serve generators over HTTP (POST /v1/generate, /v1/interpolate; playground at /); Ctrl-C stops."""
+    for source in sources:
+        _check_source(source)
+    if token_env and token_file:
+        fail("give --token-env or --token-file, not both")
+    if replicas != "auto" and not (replicas.isdigit() and int(replicas) >= 1):
+        fail(f"--replicas must be a positive number or 'auto', got {replicas!r}")
+    module = serving_module()
+    try:
+        args = module.ServeArgs(models=sources, token_env=token_env, token_file=token_file, max_batch_size=max_batch_size,
+                                num_replicas="auto" if replicas == "auto" else int(replicas), num_gpus=num_gpus)
+        application = module.build_app(args)
+    except ValueError as err:  # pydantic errors and token problems name the field
+        fail(str(err))
+    _run(application, host, port, address)
+
+
+def _run(application, host: str, port: int, address: Optional[str]) -> None:
+    import ray
+    from ray import serve
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": host, "port": port})
+    try:
+        serve.run(application, name="ganforge", route_prefix="/")
+    except RuntimeError as err:
+        serve.shutdown()
+        fail(f"the application did not start: {err}")
+    typer.echo(f"serving at http://{host}:{port}/  (API docs: /docs, playground: /); Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        serve.shutdown()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ganforge serve``."""
+    app.command("serve")(serve_command)

@@ -1,0 +1,385 @@
+"""The experiment spec: one validated document drives train, tune, evaluate, submit and serve.
+
+A YAML file in jobs/ sets only what differs from the defaults below. ``load_spec`` reads it,
+applies ``--set a.b=c`` overrides and validates: unknown keys and wrong types are errors that
+name the key and list the valid ones. Names of registered things (models, losses, data sets,
+optimizers, schedulers, presets) are checked against their registries, lazily, so importing
+this module does not import torch.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; the message says which key and how to fix it."""
+
+
+class Strict(BaseModel):
+    """Base of every spec section: unknown keys are errors, assignments are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_registered(registry_path: str, name: str) -> str:
+    """Raise a ValueError listing valid names unless ``name`` is in the named registry."""
+    module_name, attr = registry_path.rsplit(".", 1)
+    import importlib
+
+    registry = getattr(importlib.import_module(module_name), attr)
+    if name not in registry:
+        raise ValueError(f"unknown {registry.kind} {name!r}; valid: {', '.join(registry.names())}")
+    return name
+
+
+def _check_options(registry_path: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``options`` against the registered entry's ``Options`` model (if it has one)."""
+    module_name, attr = registry_path.rsplit(".", 1)
+    import importlib
+
+    entry = getattr(importlib.import_module(module_name), attr).get(name)
+    options_model = getattr(entry, "Options", None)
+    if options_model is None:
+        if options:
+            raise ValueError(f"{name!r} takes no options, got {sorted(options)}")
+        return options
+    try:
+        return options_model(**options).model_dump()
+    except ValidationError as err:
+        raise ValueError(f"options of {name!r}: {format_validation_error(err, options_model)}") from None
+
+
+class RegisteredSection(Strict):
+    """A section whose ``name`` picks a registry entry and whose ``options`` that entry validates."""
+
+    registry: ClassVar[str]  # "module.REGISTRY" holding the entries
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered(cls.registry, name)
+
+    @model_validator(mode="after")
+    def _options(self):
+        object.__setattr__(self, "options", _check_options(self.registry, self.name, self.options))
+        return self
+
+
+class DataSpec(RegisteredSection):
+    registry: ClassVar[str] = "ganforge.data.DATASETS"
+    name: str = Field("digits", description="registered data set (see `ganforge datasets`)")
+    root: str | None = Field(None, description="directory holding the data set's files (folder, cifar10, mnist, ...)")
+    resolution: int = Field(32, ge=4, le=1024, description="images are resized to resolution x resolution")
+    channels: Literal[1, 3] | None = Field(None, description="force 1 (grey) or 3 (RGB) channels; null keeps the data set's own")
+    split: Literal["train", "test"] = Field("train", description="which split of data sets that have one")
+    limit: int | None = Field(None, ge=1, description="use only the first N images (small runs, tests)")
+    max_bad_fraction: float = Field(0.01, ge=0, le=1, description="fraction of unreadable files tolerated (skipped with a warning) before it is an error")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes per training worker")
+    download: bool = Field(False, description="try to download missing files (needs network); otherwise the error says where to put them")
+    options: dict[str, Any] = Field(default_factory=dict, description="data-set specific options")
+
+
+class ModelSpec(RegisteredSection):
+    registry: ClassVar[str] = "ganforge.models.MODELS"
+    name: str = Field("dcgan", description="registered model family (see `ganforge models`)")
+    z_dim: int = Field(100, ge=1, description="latent dimension")
+    conditional: bool = Field(False, description="condition G and D on the data set's class labels")
+    options: dict[str, Any] = Field(default_factory=dict, description="family-specific options (widths, spectral norm, ...)")
+
+
+class RegularizerSpec(RegisteredSection):
+    registry: ClassVar[str] = "ganforge.losses.REGULARIZERS"
+    name: str = Field(description="registered regularizer: gradient-penalty, r1, weight-clip, orthogonal, ...")
+    weight: float = Field(1.0, description="multiplier of the regularizer's term")
+    options: dict[str, Any] = Field(default_factory=dict, description="regularizer-specific options")
+
+
+class LossSpec(RegisteredSection):
+    registry: ClassVar[str] = "ganforge.losses.LOSSES"
+    name: str = Field("non-saturating", description="registered adversarial loss (see `ganforge losses`)")
+    n_critic: int = Field(1, ge=1, description="discriminator updates per generator update")
+    regularizers: list[RegularizerSpec] = Field(default_factory=list, description="extra terms, e.g. gradient-penalty")
+    options: dict[str, Any] = Field(default_factory=dict, description="loss-specific options")
+
+
+class OptimizerSpec(Strict):
+    name: str = Field("adam", description="adam, adamw, rmsprop, sgd or nesterov")
+    lr: float = Field(2e-4, gt=0, description="learning rate")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam/AdamW betas")
+    momentum: float = Field(0.9, ge=0, description="SGD / Nesterov / RMSProp momentum")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay")
+    eps: float = Field(1e-8, gt=0, description="numerical epsilon (Adam, RMSProp)")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("ganforge.train.optim.OPTIMIZERS", name)
+
+
+class OptimSpec(Strict):
+    g: OptimizerSpec = Field(default_factory=OptimizerSpec, description="generator optimizer")
+    d: OptimizerSpec = Field(default_factory=OptimizerSpec, description="discriminator optimizer")
+
+
+class ScheduleSpec(RegisteredSection):
+    registry: ClassVar[str] = "ganforge.train.optim.SCHEDULERS"
+    name: str = Field("none", description="learning-rate schedule: none, step, exponential, cosine, warmup")
+    options: dict[str, Any] = Field(default_factory=dict, description="schedule options (step_size, gamma, warmup_steps, min_lr)")
+
+
+class TransformSpec(Strict):
+    name: str = Field(description="Albumentations transform class name, e.g. GaussianBlur")
+    params: dict[str, Any] = Field(default_factory=dict, description="its keyword arguments (Albumentations 2.x names)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "TransformSpec":
+        from ganforge.augment import validate_transform
+
+        validate_transform(self.name, self.params)
+        return self
+
+
+class AugmentSpec(Strict):
+    preset: str = Field("none", description="named Albumentations pipeline: none, blur, blur+flip, blur+flip+affine")
+    transforms: list[TransformSpec] = Field(default_factory=list, description="Albumentations transforms appended after the preset")
+    diffaugment: str = Field("", description="DiffAugment policies applied to real and fake batches, e.g. 'color,translation,cutout'")
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("ganforge.augment.PRESETS", name)
+
+    @field_validator("diffaugment")
+    @classmethod
+    def _policies(cls, policy: str) -> str:
+        from ganforge.augment import validate_diffaugment
+
+        validate_diffaugment(policy)
+        return policy
+
+
+class TrainSpec(Strict):
+    steps: int = Field(2000, ge=1, description="generator updates to run")
+    batch_size: int = Field(64, ge=1, description="global batch size, split evenly across workers")
+    seed: int = Field(0, description="seeds model init, data order, latents and augmentation")
+    log_every: int = Field(25, ge=1, description="log losses to MLflow every N steps")
+    sample_every: int = Field(500, ge=0, description="log a sample grid every N steps (0: only at the end)")
+    checkpoint_every: int = Field(500, ge=1, description="report a checkpoint to Ray Train every N steps")
+    grid_size: int = Field(64, ge=1, le=256, description="images in each sample grid")
+    ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the generator's weights (0: off)")
+    ema_start: int = Field(0, ge=0, description="steps before the EMA starts averaging (copies G until then)")
+    amp: bool = Field(False, description="bf16 autocast on GPU (ignored on CPU)")
+    max_failures: int = Field(0, ge=-1, description="worker failures Ray Train recovers from (-1: unlimited)")
+    torch_threads: int | None = Field(None, ge=1, description="intra-op threads per worker (default: its CPUs)")
+
+
+class EvalSpec(Strict):
+    every: int = Field(0, ge=0, description="evaluate the EMA generator every N steps (0: off)")
+    metrics: list[str] = Field(default_factory=list, description="metrics to compute, e.g. [fid, kid]")
+    n: int = Field(5000, ge=2, description="generated (and real) samples per evaluation")
+    extractor: str = Field("auto", description="feature extractor: auto, inception, domain:<data set>, clip")
+    batch_size: int = Field(100, ge=1, description="generation / feature batch size")
+    truncation: float | None = Field(None, gt=0, description="truncation threshold used when sampling for evaluation")
+    options: dict[str, Any] = Field(default_factory=dict, description="metric options, e.g. {kid_subsets: 50}")
+
+
+class ScalingSpec(Strict):
+    workers: int = Field(1, ge=1, description="Ray Train workers (DDP processes)")
+    use_gpu: bool | Literal["auto"] = Field("auto", description="one GPU per worker; auto uses GPUs when the cluster has them")
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs reserved per worker")
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field("PACK", description="how workers are placed on nodes")
+    storage_path: str | None = Field(None, description="Ray Train storage (checkpoints); shared storage on a multi-node cluster")
+
+
+class TrackingSpec(Strict):
+    experiment: str = Field("ganforge", description="MLflow experiment name")
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    registered_model: str | None = Field(None, description="register the final EMA generator under this name")
+    run_name: str | None = Field(None, description="MLflow run name (default: the spec's name)")
+
+
+class ExperimentSpec(Strict):
+    name: str = Field("experiment", description="experiment name (run names, registered model default)")
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    loss: LossSpec = Field(default_factory=LossSpec)
+    optim: OptimSpec = Field(default_factory=OptimSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    search: dict[str, Any] | None = Field(None, description="Ray Tune search (ganforge tune); see jobs/tune/")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loss_recommendations(cls, data: Any) -> Any:
+        """Fill what the spec leaves unset with the loss's paper settings (WGAN: RMSProp, 5 critics)."""
+        loss = data.get("loss") if isinstance(data, dict) else None
+        if not isinstance(loss, dict) or not isinstance(loss.get("name"), str):
+            return data
+        from ganforge.losses import LOSSES
+
+        if loss["name"] not in LOSSES:
+            return data
+        return deep_merge(getattr(LOSSES.get(loss["name"]), "recommended", {}), data)
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> "ExperimentSpec":
+        if self.train.batch_size % self.scaling.workers:
+            raise ValueError(
+                f"train.batch_size={self.train.batch_size} is the global batch and must divide "
+                f"evenly across scaling.workers={self.scaling.workers}"
+            )
+        return self
+
+    def per_worker_batch(self) -> int:
+        """Batch each DDP worker processes (the global batch split evenly)."""
+        return self.train.batch_size // self.scaling.workers
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-able dict (tuples become lists)."""
+        return self.model_dump(mode="json")
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _section_model(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class at ``loc`` below ``root`` (for 'valid keys' hints)."""
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return model
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return model
+    return model
+
+
+def format_validation_error(err: ValidationError, root: type[BaseModel] = ExperimentSpec) -> str:
+    """One line per problem: the dotted key, what is wrong, and valid keys for unknown ones."""
+    lines = []
+    for problem in err.errors():
+        loc = tuple(problem["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            section = _section_model(root, loc[:-1])
+            valid = ", ".join(section.model_fields) if section else "?"
+            message = f"unknown key; valid keys here: {valid}"
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.g.lr=1e-4"`` -> (["optim", "g", "lr"], 1e-4); the value is read as YAML."""
+    if "=" not in text:
+        raise SpecError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.steps=200")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise SpecError(f"--set {text!r}: empty key")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(document: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``document`` with each ``a.b=c`` override set (creating sections as needed)."""
+    result = copy.deepcopy(document)
+    for text in overrides:
+        path, value = parse_override(text)
+        try:
+            set_dotted(result, ".".join(path), value)
+        except NotASectionError as err:
+            raise SpecError(f"--set {text!r}: {err.part!r} is not a section") from None
+    return result
+
+
+class NotASectionError(SpecError):
+    """A dotted key walks through a value that is not a section (a dict)."""
+
+    def __init__(self, part: str):
+        super().__init__(f"{part!r} is not a section")
+        self.part = part
+
+
+def set_dotted(document: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set ``a.b.c`` in a nested dict in place, creating sections; returns the dict."""
+    parts = key.split(".")
+    node = document
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise NotASectionError(part)
+        node = child
+    node[parts[-1]] = value
+    return document
+
+
+def spec_from_dict(document: dict[str, Any], source: str = "spec") -> ExperimentSpec:
+    """Validate a plain dict into an ExperimentSpec; errors become one readable SpecError."""
+    try:
+        return ExperimentSpec(**document)
+    except ValidationError as err:
+        raise SpecError(f"invalid {source}: {format_validation_error(err)}") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``; a missing file or non-mapping is a SpecError."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {path} does not exist")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(document, dict):
+        raise SpecError(f"{path} must hold a mapping of sections (data:, model:, ...), not {type(document).__name__}")
+    return document
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:
+    """Read a YAML spec, apply ``--set`` overrides, validate."""
+    document = apply_overrides(read_yaml(path), overrides or [])
+    document.setdefault("name", Path(path).stem)
+    return spec_from_dict(document, source=str(path))
+
+
+def dump_spec(spec: ExperimentSpec, path: str | Path) -> None:
+    """Write ``spec`` as YAML that ``load_spec`` reads back to an equal spec."""
+    Path(path).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated recursively by ``override`` (override wins; inputs are not modified)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the spec as MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

@@ -1,0 +1,54 @@
+"""InfoGAN's mutual-information loss (Chen et al. 2016, Sec. 5): the variational lower bound
+L_I(G, Q) = E[log Q(c|x)] + H(c), minimised as -L_I up to the constant H(c):
+cross-entropy of Q's categorical logits against the categorical code, plus ``lambda_cont`` times
+the Gaussian negative log-likelihood (fixed unit variance: 0.5 (u - mu)^2, summed over codes) of
+the continuous codes. Batch means, so DDP-exact.
+
+The D step trains Q and the shared trunk on it (``d_term``); the G step trains G (``g_term``).
+It needs D to return ``models.infogan.InfoDOutput`` and G to attach ``infogan_codes`` to its
+output (models/infogan.py); set it in the job spec:
+``loss: {regularizers: [{name: info, weight: 1}]}``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganforge.losses import REGULARIZERS
+from ganforge.losses.regularizers import DContext, GContext, Regularizer
+
+
+def info_loss(fake: torch.Tensor, fake_out, lambda_cont: float) -> torch.Tensor:
+    """-L_I (up to H(c)) from the codes G attached to ``fake`` and Q's predictions in ``fake_out``."""
+    codes = getattr(fake, "infogan_codes", None)
+    if codes is None or not hasattr(fake_out, "q_cat"):
+        raise ValueError("the info regularizer needs an InfoGAN model (model.name: infogan): "
+                         "G must attach infogan_codes and D must return q_cat/q_cont")
+    cat, cont = codes
+    loss = F.cross_entropy(fake_out.q_cat.float(), cat)
+    if cont.shape[1]:
+        loss = loss + lambda_cont * 0.5 * ((fake_out.q_cont.float() - cont) ** 2).sum(dim=1).mean()
+    return loss
+
+
+class InfoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lambda_cont: float = Field(1.0, ge=0, description="weight of the continuous-code term (paper: 1, smaller for many codes)")
+
+
+@REGULARIZERS.register("info")
+class InfoLoss(Regularizer):
+    """weight * (CE(Q_cat, c) + lambda_cont * 0.5 ||Q_cont - u||^2) on fakes, in the D and G steps."""
+
+    Options = InfoOptions
+
+    def __init__(self, weight: float = 1.0, lambda_cont: float = 1.0):
+        super().__init__(weight)
+        self.lambda_cont = lambda_cont
+
+    def d_term(self, ctx: DContext) -> torch.Tensor:
+        return self.weight * info_loss(ctx.fake, ctx.fake_out, self.lambda_cont)
+
+    def g_term(self, ctx: GContext) -> torch.Tensor:
+        return self.weight * info_loss(ctx.fake, ctx.fake_out, self.lambda_cont)

@@ -1,0 +1,66 @@
+"""Reporting an evaluation: a printable table and MLflow logging that names the extractor.
+
+Numbers from different extractors are not comparable, so ``ganforge evaluate`` logs metrics as
+``eval.<extractor>.<key>`` (e.g. ``eval.domain-digits.fid``, ``eval.inception-port.fid``) with
+the extractor's identity (weights digest) as a tag; they never mix with each other or with the
+plain ``fid`` the training loop logs from its periodic evaluations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ganforge.metrics.extractor import Extractor
+
+
+def metric_prefix(extractor: Extractor) -> str:
+    """``eval.<extractor name with ':' as '-'>.``"""
+    return f"eval.{extractor.name.replace(':', '-')}."
+
+
+def format_table(values: dict[str, float], extractor: Extractor, n: int) -> str:
+    """Aligned ``metric  value`` lines under a header naming the extractor and n."""
+    width = max([len(key) for key in values] + [6])
+    lines = [f"extractor: {extractor.name}  ({extractor.identity}), n={n}", f"{'metric':<{width}}  value"]
+    lines += [f"{key:<{width}}  {value:.6g}" for key, value in values.items()]
+    return "\n".join(lines)
+
+
+@dataclass
+class EvaluationTarget:
+    """Where an evaluation is logged: the source's run, or a new run linked to the source."""
+
+    source: str
+    run_id: str | None
+    experiment: str
+    name: str
+    step: int = 0
+
+
+def _new_run(client, target: EvaluationTarget) -> str:
+    experiment = client.get_experiment_by_name(target.experiment)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(target.experiment)
+    run = client.create_run(experiment_id, run_name=f"evaluate-{target.name}",
+                            tags={"ganforge.evaluation_of": target.source})
+    return run.info.run_id
+
+
+def log_evaluation(tracking_uri: str, target: EvaluationTarget, values: dict[str, float], extractor: Extractor,
+                   n: int, extra_tags: dict[str, Any] | None = None) -> str:
+    """Log ``values`` (prefixed by the extractor) to the target's run or a new one; returns the run id."""
+    from mlflow.tracking import MlflowClient
+
+    from ganforge.tracking import log_metrics
+
+    client = MlflowClient(tracking_uri)
+    run_id = target.run_id or _new_run(client, target)
+    prefix = metric_prefix(extractor)
+    log_metrics(client, run_id, {prefix + key: value for key, value in values.items()}, target.step)
+    tags = {f"{prefix}extractor": extractor.identity, f"{prefix}n": str(n), **(extra_tags or {})}
+    for key, value in tags.items():
+        client.set_tag(run_id, f"ganforge.{key}", str(value))
+    if extractor.log_weights and extractor.weights_path is not None:
+        client.log_artifact(run_id, str(extractor.weights_path), "extractors")
+    if target.run_id is None:
+        client.set_terminated(run_id)
+    return run_id

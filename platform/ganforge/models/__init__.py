@@ -1,0 +1,30 @@
+"""Model families: each file registers one family that builds a (generator, discriminator) pair.
+
+Contract (DESIGN.md): ``G(z, y=None) -> images in [-1, 1]`` of shape [B, C, H, W] with
+attributes ``z_dim``, ``num_classes`` (0 when unconditional) and ``img_shape``;
+``D(x, y=None) -> logits [B]`` (or a small result object with ``.logits``).
+
+A registered family is a class with an ``Options`` pydantic model (its spec ``model.options``)
+and a static ``build(spec: ModelSpec, img_shape, num_classes) -> (G, D)``.
+"""
+from __future__ import annotations
+
+from ganforge.autoload import import_submodules
+from ganforge.registry import Registry
+
+MODELS: Registry = Registry("model")
+
+
+def build_models(spec, img_shape: tuple[int, int, int], num_classes: int):
+    """Build (G, D) for ``spec`` (a ModelSpec) on data of ``img_shape`` with ``num_classes``."""
+    family = MODELS.get(spec.name)
+    classes = num_classes if spec.conditional else 0
+    if spec.conditional and num_classes < 2:
+        raise ValueError(
+            f"model.conditional is true but the data set has {num_classes} classes; "
+            "use a labelled data set or set model.conditional=false"
+        )
+    return family.build(spec, tuple(img_shape), classes)
+
+
+import_submodules(__name__)

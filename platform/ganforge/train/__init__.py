@@ -1,0 +1,1 @@
+"""Training: the framework-free step, the Ray Train worker loop, checkpoints, the driver."""

@@ -1,0 +1,99 @@
+"""Checkpoints: the spec plus plain state dicts, written atomically, loaded weights_only.
+
+A checkpoint directory holds ``checkpoint.pt``: G, D, EMA-G, both optimizers and schedules,
+the step, torch's RNG state, the spec (a plain dict) and meta (image shape, classes). Models are
+rebuilt from the spec, never unpickled. ``generator.pt`` (spec, meta, the sampling generator's
+weights) is what MLflow model logging and serving use.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ganforge.train.step import GanModules
+
+CHECKPOINT_FILE = "checkpoint.pt"
+GENERATOR_FILE = "generator.pt"
+
+
+def atomic_save(payload: dict, path: str | Path) -> Path:
+    """torch.save to a temp file in the same directory, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _state(module):
+    return None if module is None else module.state_dict()
+
+
+def training_state(modules: GanModules, step: int, spec: dict, meta: dict) -> dict:
+    """Everything needed to continue training exactly at ``step``."""
+    return {
+        "format": 1, "step": step, "spec": spec, "meta": meta,
+        "G": modules.G.state_dict(), "D": modules.D.state_dict(), "G_ema": _state(modules.G_ema),
+        "opt_g": modules.opt_g.state_dict(), "opt_d": modules.opt_d.state_dict(),
+        "sched_g": modules.sched_g.state_dict(), "sched_d": modules.sched_d.state_dict(),
+        "rng": {"torch": torch.get_rng_state()},
+    }
+
+
+def generator_state(generator: torch.nn.Module, spec: dict, meta: dict, step: int) -> dict:
+    """What sampling needs: the spec, meta and one generator's weights."""
+    return {"format": 1, "step": step, "spec": spec, "meta": meta, "G": generator.state_dict()}
+
+
+def save_checkpoint(modules: GanModules, step: int, spec: dict, meta: dict, directory: str | Path) -> Path:
+    """Write ``checkpoint.pt`` into ``directory`` atomically; returns the directory."""
+    atomic_save(training_state(modules, step, spec, meta), Path(directory) / CHECKPOINT_FILE)
+    return Path(directory)
+
+
+def find_checkpoint_file(location: str | Path) -> Path:
+    """The checkpoint file at ``location`` (a file, or a directory holding one)."""
+    location = Path(location)
+    if location.is_file():
+        return location
+    for name in (CHECKPOINT_FILE, GENERATOR_FILE):
+        if (location / name).is_file():
+            return location / name
+    raise FileNotFoundError(f"no {CHECKPOINT_FILE} or {GENERATOR_FILE} in {location}")
+
+
+def load_checkpoint(location: str | Path) -> dict:
+    """Load a checkpoint (file or directory) with ``weights_only=True``."""
+    path = find_checkpoint_file(location)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a torn/corrupt file: say which one
+        raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
+
+
+def restore(modules: GanModules, payload: dict) -> int:
+    """Load ``payload`` into ``modules``; returns the step to continue from."""
+    modules.G.load_state_dict(payload["G"])
+    modules.D.load_state_dict(payload["D"])
+    if modules.G_ema is not None and payload.get("G_ema") is not None:
+        modules.G_ema.load_state_dict(payload["G_ema"])
+    modules.opt_g.load_state_dict(payload["opt_g"])
+    modules.opt_d.load_state_dict(payload["opt_d"])
+    modules.sched_g.load_state_dict(payload["sched_g"])
+    modules.sched_d.load_state_dict(payload["sched_d"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    return int(payload["step"])

@@ -1,0 +1,91 @@
+"""The Ray Train worker loop: the one training loop that train, tune and submit all run.
+
+Each worker builds data, models and the step from the spec, restores the latest checkpoint
+(Ray's after a failure, else the one ``--resume`` named), then steps. Every
+``checkpoint_every`` steps all ranks call ``ray.train.report`` (a barrier); rank 0 attaches the
+checkpoint. Side effects (progress bar, MLflow, sample grids, evaluation) happen on rank 0 only.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import ray.train
+import torch
+from ray.train.torch import get_device, prepare_data_loader
+
+from ganforge.augment import build_pipeline
+from ganforge.config import ExperimentSpec
+from ganforge.data import build_dataset
+from ganforge.train.batches import BatchStream
+from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
+from ganforge.train.reporter import Rank0Reporter
+from ganforge.train.setup import build_modules, build_step
+from ganforge.train.step import NonFiniteLossError
+
+DIVERGED = "diverged"
+
+
+def _restore_point(config: dict) -> dict | None:
+    """The checkpoint to continue from: Ray's (after a worker failure) wins over --resume."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            return load_checkpoint(directory)
+    if config.get("resume_from"):
+        return load_checkpoint(config["resume_from"])
+    return None
+
+
+def _report(modules, step: int, spec_dict: dict, meta: dict, metrics: dict, rank: int) -> None:
+    """All ranks report (a barrier); rank 0 attaches an atomically written checkpoint."""
+    if rank != 0:
+        ray.train.report(metrics, checkpoint=None)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        save_checkpoint(modules, step, spec_dict, meta, directory)
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+
+
+def _build_data(spec: ExperimentSpec):
+    dataset = build_dataset(spec.data)
+    dataset.set_transform(build_pipeline(spec.augment))
+    dataset.seed = spec.train.seed
+    return dataset
+
+
+def train_loop_per_worker(config: dict) -> None:
+    """Ray Train entry point. ``config``: spec (dict), run_id, tracking_uri, resume_from."""
+    spec = ExperimentSpec(**config["spec"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    torch.set_num_threads(spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker)))
+    device = get_device()
+    dataset = _build_data(spec)
+    meta = {"img_shape": list(dataset.img_shape), "num_classes": int(dataset.num_classes)}
+    modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world, device)
+    step_fn = build_step(spec, modules, rank, world, device)
+    payload = _restore_point(config)
+    start = restore(modules, payload) if payload else 0
+    stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world, spec.data.num_workers,
+                         prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False))
+    stream.seek(start * spec.loss.n_critic)
+    spec_dict = spec.to_dict()
+    reporter = Rank0Reporter(spec, config, meta, modules, device, start) if rank == 0 else None
+    train = spec.train
+    for step in range(start, train.steps):
+        batches = [stream.next() for _ in range(spec.loss.n_critic)]
+        try:
+            metrics = step_fn(batches, step)
+        except NonFiniteLossError as err:
+            # Every rank sees the same all-reduced losses, so all stop here together.
+            if reporter:
+                reporter.diverged(str(err), step)
+            ray.train.report({"step": step, "status": DIVERGED}, checkpoint=None)
+            return
+        done = step + 1
+        extra = reporter.after_step(done, metrics) if reporter else {}
+        if done % train.checkpoint_every == 0 or done == train.steps:
+            _report(modules, done, spec_dict, meta, {"step": done, **metrics, **extra}, rank)
+    if reporter:
+        reporter.finish(train.steps)

@@ -1,0 +1,110 @@
+"""Rank 0's side effects during training: progress bar, MLflow metrics, sample grids,
+periodic evaluation, and at the end the final checkpoint and the registered generator."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from mlflow.tracking import MlflowClient
+from ray.experimental import tqdm_ray
+
+from ganforge import tracking
+from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state, save_checkpoint
+from ganforge.train.noise import BatchRandom
+from ganforge.train.setup import sampling_generator
+
+
+class Rank0Reporter:
+    """Called by the worker loop on rank 0 after every step."""
+
+    def __init__(self, spec, config: dict, meta: dict, modules, device, start_step: int):
+        self.spec, self.meta, self.modules, self.device = spec, meta, modules, device
+        self.run_id = config["run_id"]
+        self.tracking_uri = config["tracking_uri"]
+        self.client = MlflowClient(self.tracking_uri)
+        self.bar = tqdm_ray.tqdm(total=spec.train.steps, desc="training", unit="step")
+        self.bar.update(start_step)
+        if start_step:  # a resume or a recovery from a worker failure
+            self.client.set_tag(self.run_id, "ganforge.restored_from_step", str(start_step))
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.images_per_step = spec.train.batch_size * spec.loss.n_critic
+        self.interval_start = time.perf_counter()
+        self.evaluator = None
+        self.best = None
+
+    def after_step(self, done: int, metrics: dict) -> dict:
+        """Accumulate, and on interval boundaries log; returns extra metrics for Ray's report."""
+        for key, value in metrics.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+        extra: dict[str, float] = {}
+        train = self.spec.train
+        if done % train.log_every == 0 or done == train.steps:
+            extra.update(self._log_interval(done))
+        if train.sample_every and done % train.sample_every == 0:
+            self.sample_grid(done)
+        if self.spec.eval.every and done % self.spec.eval.every == 0:
+            extra.update(self.evaluate(done))
+        self.bar.update(1)
+        return extra
+
+    def _log_interval(self, done: int) -> dict:
+        elapsed = time.perf_counter() - self.interval_start
+        means = {key: total / self.count for key, total in self.sums.items()}
+        means["images_per_s"] = self.images_per_step * self.count / max(elapsed, 1e-9)
+        means["lr_g"] = self.modules.opt_g.param_groups[0]["lr"]
+        means["lr_d"] = self.modules.opt_d.param_groups[0]["lr"]
+        tracking.log_metrics(self.client, self.run_id, means, done)
+        losses = " ".join(f"{k}={v:.3f}" for k, v in means.items() if k.endswith("loss"))
+        self.bar.set_description(f"step {done} {losses} {means['images_per_s']:.0f} img/s")
+        self.sums, self.count, self.interval_start = {}, 0, time.perf_counter()
+        return means
+
+    @torch.no_grad()
+    def sample_grid(self, done: int) -> str:
+        """Log a grid from fixed latents (the same every time, so grids show progress)."""
+        generator = sampling_generator(self.modules)
+        was_training = generator.training
+        generator.eval()
+        n = self.spec.train.grid_size
+        rng = BatchRandom(self.spec.train.seed, 0, "grid", device=self.device)
+        z = rng.randn(n, generator.z_dim)
+        y = torch.arange(n, device=self.device) % generator.num_classes if generator.num_classes else None
+        images = generator(z, y)
+        generator.train(was_training)
+        return tracking.log_image_grid(self.client, self.run_id, images, done)
+
+    def evaluate(self, done: int) -> dict:
+        """Periodic evaluation of the sampling generator; adds ``<metric>_best`` keys."""
+        from ganforge.metrics import BestTracker, Evaluator
+
+        if self.evaluator is None:  # resolved once: extractor, real statistics (cached on disk)
+            self.evaluator = Evaluator.from_spec(self.spec, device=self.device, options=self.spec.eval.options or None)
+            self.best = BestTracker()
+            self.client.set_tag(self.run_id, "ganforge.eval_extractor", str(self.evaluator.extractor.identity))
+        results = self.evaluator(sampling_generator(self.modules), best=self.best)
+        numeric = {k: float(v) for k, v in results.items() if isinstance(v, (int, float))}
+        tracking.log_metrics(self.client, self.run_id, numeric, done)
+        return numeric
+
+    def diverged(self, message: str, step: int) -> None:
+        """Record a non-finite loss on the run (the last good checkpoint stays in Ray storage)."""
+        self.client.set_tag(self.run_id, tracking.ERROR_TAG, message[:5000])
+        self.bar.close()
+
+    def finish(self, step: int) -> None:
+        """Final grid, final checkpoint as an artifact, the generator logged and registered."""
+        self.sample_grid(step)
+        spec_dict = self.spec.to_dict()
+        with tempfile.TemporaryDirectory() as directory:
+            save_checkpoint(self.modules, step, spec_dict, self.meta, directory)
+            self.client.log_artifact(self.run_id, str(Path(directory) / "checkpoint.pt"), "checkpoint")
+            generator_file = atomic_save(
+                generator_state(sampling_generator(self.modules), spec_dict, self.meta, step),
+                Path(directory) / GENERATOR_FILE)
+            tracking.log_generator(self.run_id, self.tracking_uri, generator_file, self.spec.model.z_dim,
+                                   self.spec.tracking.registered_model)
+        self.bar.close()

@@ -1,0 +1,52 @@
+"""Build everything a training step needs from a spec: models, optimizers, schedules, loss."""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ganforge.losses import build_loss
+from ganforge.models import build_models
+from ganforge.models.layers import convert_to_cross_replica_bn
+from ganforge.train.noise import derive_seed
+from ganforge.train.optim import build_optimizer, build_scheduler
+from ganforge.train.step import GanModules, GanStep, StepConfig
+
+
+def build_modules(spec, img_shape, num_classes: int, world: int = 1,
+                  device: torch.device | str = "cpu") -> GanModules:
+    """G, D, EMA-G, optimizers and schedules, identically initialised on every rank."""
+    # Same seed on every rank: DDP needs identical initial weights (and spectral norm vectors).
+    torch.manual_seed(derive_seed(spec.train.seed, "init"))
+    G, D = build_models(spec.model, img_shape, num_classes)
+    if world > 1:
+        # Batch statistics must span the global batch for a DDP step to equal a 1-process step.
+        G, D = convert_to_cross_replica_bn(G), convert_to_cross_replica_bn(D)
+    G, D = G.to(device), D.to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if spec.train.ema > 0 else None
+    opt_g = build_optimizer(G.parameters(), spec.optim.g)
+    opt_d = build_optimizer(D.parameters(), spec.optim.d)
+    steps = spec.train.steps
+    return GanModules(G, D, G_ema, opt_g, opt_d,
+                      build_scheduler(opt_g, spec.schedule, steps), build_scheduler(opt_d, spec.schedule, steps))
+
+
+def build_step(spec, modules: GanModules, rank: int = 0, world: int = 1,
+               device: torch.device | str = "cpu") -> GanStep:
+    """The GanStep for ``spec`` over ``modules``."""
+    loss, regularizers = build_loss(spec.loss)
+    augment = None
+    if spec.augment.diffaugment:
+        from ganforge.augment import diff_augment
+
+        policy = spec.augment.diffaugment
+        augment = lambda x, rng: diff_augment(x, policy, rng)  # noqa: E731
+    config = StepConfig(seed=spec.train.seed, rank=rank, world=world, device=torch.device(device),
+                        ema_decay=spec.train.ema, ema_start=spec.train.ema_start, amp=spec.train.amp,
+                        augment=augment)
+    return GanStep(modules, loss, regularizers, config)
+
+
+def sampling_generator(modules: GanModules) -> torch.nn.Module:
+    """The generator to sample and evaluate: the EMA one when EMA is on."""
+    return modules.G_ema if modules.G_ema is not None else modules.G

@@ -1,0 +1,161 @@
+"""The driver side of ``ganforge tune``: the parent MLflow run, the Tuner, resume, the outcome.
+
+Each search gets a unique Tune experiment name under the spec's Ray storage; a small pointer
+file (``<storage>/<spec name>-tune.latest.json``) remembers the last one and its parent run, so
+``ganforge tune SPEC --resume`` restores it with ``Tuner.restore`` (finished trials are kept,
+unfinished ones continue from their Train checkpoints).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganforge import tracking
+from ganforge.config import ExperimentSpec
+from ganforge.tune.space import SearchConfig, parse_search, trial_iterations
+from ganforge.tune.trial import SEARCH_TAG, run_trial, trial_spec
+
+TUNE_CPU_PER_TRIAL = 0.01  # the trial driver only waits on its TorchTrainer (0 raises in Tune)
+
+
+class SearchError(RuntimeError):
+    """The search could not run or resume; the message says why."""
+
+
+@dataclass
+class SearchOutcome:
+    """What a finished search produced."""
+
+    parent_run_id: str
+    tracking_uri: str
+    experiment_path: str
+    results: object  # ray.tune.ResultGrid
+    search: SearchConfig
+
+
+def pointer_file(spec: ExperimentSpec) -> Path:
+    """Where the latest search of this spec is remembered (for --resume)."""
+    from ganforge.train.driver import storage_root
+
+    return Path(storage_root(spec)) / f"{spec.name}-tune.latest.json"
+
+
+def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
+    """ASHA, PBT or None from the search section (time axis: Tune iterations = reports).
+
+    PBT limitation (not yet tested end to end): Train's TuneReportCallback forwards metrics and
+    only a ``checkpoint_path`` metric, no Tune checkpoint, so an exploit cannot yet copy the donor's
+    weights into the new trial (it restarts with the mutated config).
+    """
+    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+
+    options = dict(search.scheduler_options)
+    if search.scheduler == "asha":
+        # One past the last report: at max_t ASHA would STOP the trial, and Tune then kills the trial
+        # actor before Train's controller shuts down (final generator logging lost, placement group
+        # left behind). Past it, a full trial ends by returning.
+        options.setdefault("max_t", trial_iterations(spec) + 1)
+        options.setdefault("grace_period", 1)
+        options.setdefault("reduction_factor", 2)
+        return ASHAScheduler(time_attr="training_iteration", **options)
+    if search.scheduler == "pbt":
+        mutations = {d.key: d.to_tune() for d in search.dimensions if d.kind != "grid"}
+        options.setdefault("perturbation_interval", max(1, trial_iterations(spec) // 4))
+        return PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations, **options)
+    return None
+
+
+def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, uri: str, name: str):
+    from ray import tune
+
+    base = spec.to_dict()
+    base["search"] = None
+    function = tune.with_parameters(run_trial, base=base, parent_run_id=parent_run_id, tracking_uri=uri,
+                                    search_name=name, metric=search.metric, mode=search.mode,
+                                    resources=search.resources)
+    return tune.with_resources(function, {"CPU": TUNE_CPU_PER_TRIAL})
+
+
+def _tuner(spec, search, parent_run_id, uri, name, storage):
+    from ray import tune
+
+    trial_spec(spec.to_dict(), {}, search.resources)  # fail before Ray if resources break the spec
+    return tune.Tuner(
+        _trainable(spec, search, parent_run_id, uri, name),
+        param_space=search.param_space(),
+        tune_config=tune.TuneConfig(metric=search.metric, mode=search.mode, num_samples=search.num_samples,
+                                    scheduler=build_scheduler(search, spec),
+                                    max_concurrent_trials=search.max_concurrent),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1),
+    )
+
+
+def _restore(spec, search, uri) -> tuple:
+    from ray import tune
+
+    pointer = pointer_file(spec)
+    if not pointer.is_file():
+        raise SearchError(f"--resume: no earlier search of {spec.name!r} recorded at {pointer}")
+    saved = json.loads(pointer.read_text())
+    path = saved["path"]
+    if not tune.Tuner.can_restore(path):
+        raise SearchError(f"--resume: {path} holds no restorable Tune experiment")
+    trainable = _trainable(spec, search, saved["parent_run_id"], uri, saved["name"])
+    tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
+                               param_space=search.param_space())
+    return tuner, saved
+
+
+def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = False) -> SearchOutcome:
+    """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run."""
+    from mlflow.tracking import MlflowClient
+
+    from ganforge.train.driver import say, storage_root
+    from ganforge.tune.raysetup import connect
+
+    search = parse_search(spec)
+    uri = tracking.resolve_tracking_uri(spec)
+    client = MlflowClient(uri)
+    storage = storage_root(spec)
+    if resume:
+        connect(address)
+        tuner, saved = _restore(spec, search, uri)
+        parent_run_id, name = saved["parent_run_id"], saved["name"]
+        client.update_run(parent_run_id, status="RUNNING")
+        say(f"resuming search {name} (parent MLflow run {parent_run_id})")
+    else:
+        name = f"{spec.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        parent_run_id = tracking.create_run(spec, uri, tags={SEARCH_TAG: name, "ganforge.kind": "tune"})
+        connect(address)
+        tuner = _tuner(spec, search, parent_run_id, uri, name, storage)
+        pointer = pointer_file(spec)
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        pointer.write_text(json.dumps({"name": name, "path": str(Path(storage) / name),
+                                       "parent_run_id": parent_run_id}))
+        say(f"search {name}: {search.num_samples} sample(s), scheduler {search.scheduler}, "
+            f"metric {search.metric} ({search.mode}); parent MLflow run {parent_run_id}")
+    try:
+        results = tuner.fit()
+    except BaseException as err:
+        client.set_terminated(parent_run_id, status="KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        raise
+    _close_children(client, parent_run_id)
+    return SearchOutcome(parent_run_id, uri, str(Path(storage) / name), results, search)
+
+
+def _close_children(client, parent_run_id: str) -> None:
+    """Trials the scheduler stopped leave RUNNING child runs: mark them (tag + KILLED)."""
+    parent = client.get_run(parent_run_id)
+    for run in client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'"):
+        if run.info.status == "RUNNING":
+            client.set_tag(run.info.run_id, "ganforge.stopped_early", "true")
+            client.set_terminated(run.info.run_id, status="KILLED")
+
+
+def is_finite(value) -> bool:
+    """True for a real, finite number (the metric of a diverged trial is inf)."""
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,392 @@
+"""The ganforge Ray Serve application: a FastAPI ingress in front of a batched, multiplexed
+generator deployment.
+
+Deploy it the way Ray users do (``serve run serving.app:app models=models:/gen/1`` or
+``serve deploy serving/config.yaml``) or with ``ganforge serve SOURCE...``. ``build_app`` takes
+typed arguments (:class:`ServeArgs`), so the config file passes model URIs, batching and replicas.
+
+Requests from all clients are batched per replica with ``@serve.batch``; several generators sit
+behind one endpoint with ``@serve.multiplexed`` and are chosen with the request's ``model`` field.
+"""
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import io
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ray import serve
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+# ---------------------------------------------------------------- arguments of the app builder
+class ServeArgs(BaseModel):
+    """Arguments of :func:`build_app` (the ``args:`` block of serving/config.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    models: Union[list[str], dict[str, str]] = Field(
+        ..., description="generator sources (models:/name/version, models:/name@alias, run id, checkpoint dir), "
+                         "or a mapping public name -> source; the first is the default")
+    tracking_uri: Optional[str] = Field(None, description="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    token_env: Optional[str] = Field(None, description="environment variable holding the bearer token")
+    token_file: Optional[str] = Field(None, description="file holding the bearer token")
+    batching: bool = Field(True, description="batch requests across clients (@serve.batch); off: one forward per request")
+    max_batch_size: int = Field(16, ge=1, le=256, description="requests per batched forward")
+    batch_wait_timeout_s: float = Field(0.01, ge=0, le=1, description="how long a batch waits to fill")
+    max_body_bytes: int = Field(16384, ge=256, description="larger request bodies get 413")
+    num_replicas: Union[int, Literal["auto"]] = Field(1, description="generator replicas, or 'auto' (autoscaling)")
+    autoscaling_config: Optional[dict[str, Any]] = Field(None, description="Ray Serve AutoscalingConfig fields")
+    num_cpus: float = Field(1, ge=0, description="CPUs per generator replica")
+    num_gpus: float = Field(0, ge=0, description="GPUs per generator replica (the model runs on GPU when it has one)")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split(cls, value):  # `serve run ... models=a,b` passes one string
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("models")
+    @classmethod
+    def _not_empty(cls, value):
+        if not value:
+            raise ValueError("name at least one generator source")
+        return value
+
+
+def model_key(source: str) -> str:
+    """Public name of a source: models:/gen/3 -> gen/3, models:/gen@prod -> gen@prod, dir -> its name."""
+    if source.startswith("models:/"):
+        return source.removeprefix("models:/")
+    if source.startswith("runs:/"):
+        return source.removeprefix("runs:/").split("/")[0]
+    path = Path(source)
+    return path.name if path.exists() else source
+
+
+def named_sources(models: Union[list[str], dict[str, str]]) -> dict[str, str]:
+    """{public name: source}, checkpoint paths made absolute (replicas run elsewhere)."""
+    pairs = models.items() if isinstance(models, dict) else [(model_key(s), s) for s in models]
+    out: dict[str, str] = {}
+    for name, source in pairs:
+        source = str(Path(source).resolve()) if Path(source).exists() else source
+        unique, i = name, 2
+        while unique in out:
+            unique, i = f"{name}-{i}", i + 1
+        out[unique] = source
+    return out
+
+
+def read_token(token_env: Optional[str], token_file: Optional[str]) -> Optional[str]:
+    """The bearer token from an environment variable or a file (None: auth off)."""
+    if token_env:
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            raise ValueError(f"token_env: environment variable {token_env} is not set or empty")
+        return token
+    if token_file:
+        path = Path(token_file)
+        if not path.is_file():
+            raise ValueError(f"token_file: {path} does not exist")
+        token = path.read_text().strip()
+        if not token:
+            raise ValueError(f"token_file: {path} is empty")
+        return token
+    return None
+
+
+# ---------------------------------------------------------------- request bodies
+class GenerateRequest(BaseModel):
+    """Body of POST /v1/generate."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: Optional[str] = Field(None, description="which loaded generator (GET /v1/models); default: the first")
+    n: int = Field(1, ge=1, le=64, description="number of images")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="latent seed: the same seed gives the same images")
+    truncation: Optional[float] = Field(None, gt=0, le=100, description="resample |z| above this (BigGAN truncation)")
+    class_id: Optional[int] = Field(None, ge=0, description="class of every image (conditional models); default: cycling")
+    format: Literal["png", "grid", "json"] = Field("png", description="png: one image (n=1); grid: one PNG grid; json: base64 PNGs")
+
+
+class InterpolateRequest(BaseModel):
+    """Body of POST /v1/interpolate."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: Optional[str] = Field(None, description="which loaded generator; default: the first")
+    seed_a: int = Field(..., ge=0, le=2**63 - 1, description="seed of the first latent")
+    seed_b: int = Field(..., ge=0, le=2**63 - 1, description="seed of the last latent")
+    steps: int = Field(8, ge=2, le=32, description="images along the path")
+    space: Literal["z", "w"] = Field("z", description="z: slerp between latents; w: lerp in W (style-based generators)")
+    class_id: Optional[int] = Field(None, ge=0, description="class of the strip (conditional models)")
+
+
+# ---------------------------------------------------------------- images
+def to_png(images) -> bytes:
+    """[-1, 1] images [B, C, H, W] -> one PNG (a near-square grid when B > 1)."""
+    import torch
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    from ganforge.sampling import grid_rows
+
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    if len(pixels) > 1:
+        pixels = make_grid(pixels, nrow=grid_rows(len(pixels)), padding=2)[None]
+    array = pixels[0].permute(1, 2, 0).numpy()
+    image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encode(images, job: dict) -> dict:
+    """The reply to one generate job: png/grid bytes, or base64 PNGs for json."""
+    if job["format"] == "json":
+        return {"seed": job["seed"], "images": [base64.b64encode(to_png(image[None])).decode() for image in images]}
+    return {"png": to_png(images)}
+
+
+# ---------------------------------------------------------------- generator deployment
+@serve.deployment
+class GeneratorServer:
+    """Holds generators (multiplexed by public name) and runs batched forwards."""
+
+    def __init__(self, sources: dict[str, str], tracking_uri: Optional[str], batching: bool = True,
+                 max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01):
+        import torch
+
+        if tracking_uri:
+            os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        self.sources, self.batching = sources, batching
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.generate_batch.set_max_batch_size(max_batch_size)
+        self.generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+
+    @serve.multiplexed(max_num_models_per_replica=8)
+    async def load(self, key: str) -> tuple[Any, dict]:
+        """Load one generator (by public name) and describe it."""
+        return await asyncio.to_thread(self._load, key)
+
+    def _load(self, key: str) -> tuple[Any, dict]:
+        from ganforge.sampling import load_generator
+
+        loaded = load_generator(self.sources[key], self.device)
+        g = loaded.generator
+        version = loaded.info.get("version")
+        info = {"name": key, "source": self.sources[key], "version": None if version is None else str(version),
+                "run_id": loaded.run_id, "step": loaded.info.get("step"), "model": loaded.spec.model.name,
+                "resolution": list(g.img_shape[1:]), "channels": g.img_shape[0], "num_classes": g.num_classes,
+                "z_dim": g.z_dim, "style_based": hasattr(g, "mapping") and hasattr(g, "synthesis"),
+                "metrics": _run_metrics(loaded.run_id)}
+        return g, info
+
+    async def info(self, key: str) -> dict:
+        """What GET /v1/models shows about one generator."""
+        return (await self.load(key))[1]
+
+    async def generate(self, job: dict) -> dict:
+        """One generate job -> its encoded reply (batched with other clients' jobs when on)."""
+        if self.batching:
+            return await self.generate_batch(job)
+        return (await self._run([job]))[0]
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)  # replaced per replica from ServeArgs
+    async def generate_batch(self, jobs: list[dict]) -> list[dict]:
+        return await self._run(jobs)
+
+    async def _run(self, jobs: list[dict]) -> list[dict]:
+        models = {key: (await self.load(key))[0] for key in {job["model"] for job in jobs}}
+        return await asyncio.to_thread(forward_jobs, models, jobs)
+
+    async def interpolate(self, job: dict) -> bytes:
+        """A strip of images between two seeds' latents, as one PNG row."""
+        from ganforge.sampling import interpolate
+
+        generator = (await self.load(job["model"]))[0]
+
+        def run():
+            images = interpolate(generator, job["seed_a"], job["seed_b"], job["steps"], job["space"], job["class_id"])
+            return strip_png(images)
+
+        return await asyncio.to_thread(run)
+
+
+def strip_png(images) -> bytes:
+    """Images side by side in one PNG row."""
+    import torch
+
+    padded = torch.nn.functional.pad(images, (1, 1, 1, 1), value=-1)
+    return to_png(torch.cat(list(padded), dim=2)[None])
+
+
+def forward_jobs(models: dict, jobs: list[dict]) -> list[dict]:
+    """One forward per generator over all jobs' latents, then split and encode per job."""
+    import torch
+
+    from ganforge.sampling import latents
+
+    replies: list[Optional[dict]] = [None] * len(jobs)
+    for key, generator in models.items():
+        index = [i for i, job in enumerate(jobs) if job["model"] == key]
+        z = torch.cat([latents(jobs[i]["n"], generator.z_dim, jobs[i]["seed"], jobs[i]["truncation"]) for i in index])
+        y = torch.cat([labels(jobs[i], generator.num_classes) for i in index]) if generator.num_classes else None
+        device = next(generator.parameters()).device
+        with torch.no_grad():
+            images = generator(z.to(device), None if y is None else y.to(device)).float().cpu()
+        for i, chunk in zip(index, images.split([jobs[i]["n"] for i in index])):
+            replies[i] = encode(chunk, jobs[i])
+    return replies
+
+
+def labels(job: dict, num_classes: int):
+    """Class labels of one job: class_id for all, else cycling classes (as sampling.sample_images)."""
+    import torch
+
+    if job["class_id"] is not None:
+        return torch.full((job["n"],), job["class_id"], dtype=torch.long)
+    return torch.arange(job["n"]) % num_classes
+
+
+def _run_metrics(run_id: Optional[str]) -> dict:
+    if not run_id:
+        return {}
+    try:
+        from mlflow.tracking import MlflowClient
+
+        return dict(MlflowClient().get_run(run_id).data.metrics)
+    except Exception:  # noqa: BLE001 - metrics are informative; a missing run must not stop serving
+        return {}
+
+
+# ---------------------------------------------------------------- HTTP ingress
+api = FastAPI(title="ganforge", description="Sample images from trained GAN generators.", version="1")
+
+
+@api.middleware("http")
+async def limit_body(request: Request, call_next):
+    """413 for bodies larger than the configured limit (declared or actual size)."""
+    limit = getattr(request.app.state, "max_body_bytes", 16384)
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return JSONResponse({"detail": f"body: request body larger than {limit} bytes"}, status_code=413)
+    if request.method == "POST" and declared is None and len(await request.body()) > limit:
+        return JSONResponse({"detail": f"body: request body larger than {limit} bytes"}, status_code=413)
+    return await call_next(request)
+
+
+def authorize(request: Request) -> None:
+    """401 unless the request carries the bearer token (when auth is on)."""
+    expected = getattr(request.app.state, "token_sha256", None)
+    if expected is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
+        raise HTTPException(401, "authorization: missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+
+
+@serve.deployment
+@serve.ingress(api)
+class Ingress:
+    """Validates requests, routes them to the generator deployment, returns PNG/JSON."""
+
+    def __init__(self, generator, keys: list[str], token_sha256: Optional[str], max_body_bytes: int, page: str):
+        self.keys, self.page = keys, page
+        self.handles = {key: generator.options(multiplexed_model_id=key) for key in keys}  # routed to replicas holding it
+        api.state.token_sha256, api.state.max_body_bytes = token_sha256, max_body_bytes
+        self.infos: dict[str, dict] = {}
+
+    async def _info(self, name: Optional[str]) -> dict:
+        key = name or self.keys[0]
+        if key not in self.keys:
+            raise HTTPException(404, f"model: unknown model {key!r}; loaded: {', '.join(self.keys)}")
+        if key not in self.infos:
+            self.infos[key] = await self.handles[key].info.remote(key)
+        return self.infos[key]
+
+    @staticmethod
+    def _check_class(info: dict, class_id: Optional[int]) -> None:
+        if class_id is None:
+            return
+        if not info["num_classes"]:
+            raise HTTPException(422, f"class_id: model {info['name']!r} is unconditional; leave class_id out")
+        if class_id >= info["num_classes"]:
+            raise HTTPException(422, f"class_id: {class_id} out of range 0..{info['num_classes'] - 1}")
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def playground(self) -> HTMLResponse:
+        return HTMLResponse(self.page)
+
+    @api.get("/healthz")
+    async def healthz(self) -> dict:
+        """Liveness: the ingress answers."""
+        return {"status": "ok", "models": self.keys}
+
+    @api.get("/v1/models", dependencies=[Depends(authorize)])
+    async def models(self) -> dict:
+        """The loaded generators: name, version, run id, resolution, classes, metrics."""
+        return {"default": self.keys[0], "models": [await self._info(key) for key in self.keys]}
+
+    @api.post("/v1/generate", dependencies=[Depends(authorize)],
+              responses={200: {"content": {"image/png": {}, "application/json": {}}}})
+    async def generate(self, body: GenerateRequest) -> Response:
+        """n images for a seed: one PNG, a PNG grid, or JSON with base64 PNGs."""
+        info = await self._info(body.model)
+        self._check_class(info, body.class_id)
+        if body.format == "png" and body.n != 1:
+            raise HTTPException(422, "n: format 'png' returns one image; use 'grid' or 'json' for n > 1")
+        job = {**body.model_dump(), "model": info["name"]}
+        reply = await self.handles[info["name"]].generate.remote(job)
+        if "png" in reply:
+            return Response(reply["png"], media_type="image/png")
+        return JSONResponse({"model": info["name"], "format": "png", **reply})
+
+    @api.post("/v1/interpolate", dependencies=[Depends(authorize)],
+              responses={200: {"content": {"image/png": {}}}})
+    async def interpolate(self, body: InterpolateRequest) -> Response:
+        """A strip of images between two seeds (Z slerp, or W lerp for style-based generators)."""
+        info = await self._info(body.model)
+        self._check_class(info, body.class_id)
+        if body.space == "w" and not info["style_based"]:
+            raise HTTPException(400, f"space: model {info['name']!r} is not style-based; W interpolation needs "
+                                     "mapping/synthesis, use space 'z'")
+        job = {**body.model_dump(), "model": info["name"]}
+        png = await self.handles[info["name"]].interpolate.remote(job)
+        return Response(png, media_type="image/png")
+
+
+# ---------------------------------------------------------------- app builder
+def build_app(args: ServeArgs | dict) -> serve.Application:
+    """The application for ``serve run``/``serve deploy``/``ganforge serve``: ingress + generators."""
+    import sys
+
+    import ray.cloudpickle
+
+    # Replicas get this module by value: they need not import `serving` (not installed; a Ray
+    # instance started without the repository on its path, or a cluster node).
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    args = args if isinstance(args, ServeArgs) else ServeArgs(**args)
+    sources = named_sources(args.models)
+    token = read_token(args.token_env, args.token_file)
+    token_sha256 = hashlib.sha256(token.encode()).hexdigest() if token else None  # the token never leaves here
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    scaling: dict[str, Any] = {"num_replicas": args.num_replicas}
+    if args.autoscaling_config:
+        scaling = {"num_replicas": "auto", "autoscaling_config": args.autoscaling_config}
+    generator = GeneratorServer.options(
+        # @serve.batch only fills batches when this is at least max_batch_size (STACK-NOTES).
+        max_ongoing_requests=max(2 * args.max_batch_size, 8),
+        ray_actor_options={"num_cpus": args.num_cpus, "num_gpus": args.num_gpus}, **scaling,
+    ).bind(sources, tracking_uri, args.batching, args.max_batch_size, args.batch_wait_timeout_s)
+    page = (STATIC_DIR / "index.html").read_text()
+    return Ingress.options(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.1}).bind(
+        generator, list(sources), token_sha256, args.max_body_bytes, page)
+
+
+app = build_app  # `serve run serving.app:app models=...` calls the builder with the CLI's key=value args

@@ -1,0 +1,87 @@
+"""Shared fixtures: one local Ray instance per test session, MLflow stores in temp dirs."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the whole session (starting Ray costs seconds on 2 cores).
+
+    Yields its GCS address so CLI subprocesses can join it through RAY_ADDRESS.
+    """
+    import ray
+
+    # 4 logical CPUs on a 2-core machine: a 2-worker trainer plus its controller fit at once.
+    # Test modules define worker functions; pytest imports them by file name, so Ray workers
+    # need the test folders on their path to unpickle those functions.
+    test_dirs = [str(REPO / "tests" / sub) for sub in ("integration", "unit", "e2e")] + [str(REPO / "tests")]
+    path = os.pathsep.join(test_dirs + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"NO_ALBUMENTATIONS_UPDATE": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+                                       "PYTHONPATH": path}})
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch):
+    """A fresh sqlite MLflow store (and artifact dir) for one test, set as MLFLOW_TRACKING_URI."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # default artifact root ./mlruns lands in tmp_path
+    return uri
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 (sqlite backend); stopped by PID at the end."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts"),
+         "--workers", "1"],
+        stdout=open(root / "server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    import requests
+
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if requests.get(f"{uri}/health", timeout=2).ok:
+                break
+        except requests.RequestException:
+            time.sleep(1)
+    else:
+        process.kill()
+        raise RuntimeError(f"mlflow server did not start; log: {(root / 'server.log').read_text()[-2000:]}")
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)  # the group we started (gunicorn/uvicorn children)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # slow to stop on a loaded machine
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

@@ -1,0 +1,122 @@
+"""``ganforge tune`` end to end on the shared local Ray instance: trials as MLflow child runs,
+ASHA stopping poor trials, the best spec training, and --resume keeping finished trials.
+
+Each Train-in-Tune trial costs about 30 s on 2 cores, so these searches are 2-3 tiny trials.
+The ASHA test searches ``lr_g`` (the learning rate the loop reports; mode max) over a grid, so
+which trials are poor is known in advance and the assertion is deterministic.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+TINY = {
+    "data": {"name": "digits", "resolution": 16, "limit": 256},
+    "model": {"name": "dcgan", "z_dim": 16, "options": {"ngf": 8, "ndf": 8}},
+    "train": {"steps": 30, "batch_size": 32, "log_every": 10, "sample_every": 0, "checkpoint_every": 10,
+              "grid_size": 16, "torch_threads": 1},
+    "eval": {"every": 10, "metrics": ["fid"], "n": 64, "extractor": "domain:digits", "batch_size": 64},
+}
+
+
+def write_spec(tmp_path: Path, name: str, search: dict) -> Path:
+    document = {"name": name, **TINY, "scaling": {"storage_path": str(tmp_path / "ray")},
+                "tracking": {"experiment": name, "registered_model": f"{name}-best"}, "search": search}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def ganforge(args: list[str], address: str, **popen):
+    env = {**os.environ, "RAY_ADDRESS": address}
+    command = [sys.executable, "-m", "ganforge.cli", *args]
+    if popen:
+        return subprocess.Popen(command, env=env, text=True, **popen)
+    return subprocess.run(command, env=env, text=True, capture_output=True, timeout=900)
+
+
+def outputs(stdout: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line and not line.startswith("|"))
+
+
+def children(uri: str, parent_run_id: str):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_run(parent_run_id).info.experiment_id
+    return client, client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_run_id}'")
+
+
+def test_tune_asha_child_runs_best_spec(ray_session, mlflow_uri, tmp_path):
+    spec = write_spec(tmp_path, "tune-e2e", {
+        "space": {"optim.g.lr": "grid(1e-3, 1e-6, 1e-6)"}, "metric": "lr_g", "mode": "max",
+        "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2}, "truncation": [0.5, None]})
+    done = ganforge(["tune", str(spec)], ray_session)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = outputs(done.stdout)
+    client, runs = children(mlflow_uri, out["parent_run_id"])
+    assert len(runs) == 3
+    for run in runs:  # every trial: its own child run with the searched param and metrics
+        assert float(run.data.params["search.optim.g.lr"]) in (1e-3, 1e-6)
+        assert run.data.params["optim.g.lr"] == run.data.params["search.optim.g.lr"]
+        assert "lr_g" in run.data.metrics and "fid" in run.data.metrics
+    with open(Path(out["outputs"]) / "results.csv") as handle:
+        table = list(csv.DictReader(handle))
+    iterations = sorted((int(row["iterations"]), float(row["optim.g.lr"])) for row in table)
+    # Tune's own count of results: ASHA cut both 1e-6 trials at the first rung; 1e-3 ran all 3.
+    assert iterations == [(1, 1e-6), (1, 1e-6), (3, 1e-3)], iterations
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED", "KILLED"]
+    best = Path(out["best_spec"])
+    from ganforge.config import load_spec
+
+    loaded = load_spec(best)
+    assert loaded.optim.g.lr == pytest.approx(1e-3) and loaded.search is None
+    assert out["registered_model"] == "models:/tune-e2e-best/1"
+    assert "truncation: truncation=0.5 fid=" in done.stdout
+    artifacts = {a.path for a in client.list_artifacts(out["parent_run_id"], "search")}
+    assert {"search/results.csv", "search/results.md", "search/metric_curves.png", "search/truncation.png",
+            f"search/{best.name}"} <= artifacts
+    trained = ganforge(["train", str(best), "--set", "train.steps=10", "--set", "tracking.registered_model=null"],
+                       ray_session)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+
+
+def _wait_for_finished_trial(uri: str, pointer: Path, process, timeout: float = 600) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if pointer.is_file():
+            _, runs = children(uri, json.loads(pointer.read_text())["parent_run_id"])
+            finished = [r for r in runs if r.info.status == "FINISHED"]
+            if finished:
+                return finished[0].info.run_id
+        time.sleep(3)
+    raise AssertionError("no trial finished before the interruption")
+
+
+def test_tune_resume_keeps_finished_trials(ray_session, mlflow_uri, tmp_path):
+    spec = write_spec(tmp_path, "tune-resume", {
+        "space": {"optim.g.lr": "grid(1e-3, 2e-3)"}, "metric": "fid", "mode": "min", "scheduler": "none"})
+    process = ganforge(["tune", str(spec)], ray_session, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pointer = tmp_path / "ray" / "tune-resume-tune.latest.json"
+    first = _wait_for_finished_trial(mlflow_uri, pointer, process)
+    process.send_signal(signal.SIGINT)  # Tune saves its state and stops the running trial
+    process.communicate(timeout=120)
+    client, runs = children(mlflow_uri, json.loads(pointer.read_text())["parent_run_id"])
+    history_before = [m.step for m in client.get_metric_history(first, "fid")]
+    resumed = ganforge(["tune", str(spec), "--resume"], ray_session)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    client, runs = children(mlflow_uri, outputs(resumed.stdout)["parent_run_id"])
+    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)
+    # The finished trial was kept, not re-run: same child run, no new fid points.
+    assert [m.step for m in client.get_metric_history(first, "fid")] == history_before

@@ -1,0 +1,115 @@
+import pytest
+import torch
+
+from ganforge.config import ExperimentSpec
+from ganforge.train.batches import BatchStream
+from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
+from ganforge.train.setup import build_modules, build_step
+from ganforge.train.step import NonFiniteLossError
+
+pytestmark = pytest.mark.unit
+
+
+def small(**sections):
+    base = {"model": {"z_dim": 8, "options": {"ngf": 8, "ndf": 8}}, "train": {"batch_size": 8, "ema": 0.5}}
+    base.update(sections)
+    return ExperimentSpec(**base)
+
+
+def real_batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 16, 16, generator=g) * 2 - 1, torch.randint(0, 10, (n,), generator=g)
+
+
+def test_step_changes_parameters_and_ema_follows():
+    spec = small()
+    modules = build_modules(spec, (1, 16, 16), 10)
+    step = build_step(spec, modules)
+    g0 = [p.clone() for p in modules.G.parameters()]
+    ema0 = [p.clone() for p in modules.G_ema.parameters()]
+    metrics = step([real_batch()], 0)
+    assert set(metrics) == {"d_loss", "g_loss"} and all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    assert any(not torch.equal(a, b) for a, b in zip(g0, modules.G.parameters()))
+    # EMA: halfway between old EMA and the new G (decay 0.5)
+    for e0, e1, g in zip(ema0, modules.G_ema.parameters(), modules.G.parameters()):
+        assert torch.allclose(e1, 0.5 * e0 + 0.5 * g, atol=1e-6)
+
+
+def test_discriminator_loss_falls_on_a_fixed_batch():
+    spec = small(optim={"d": {"lr": 1e-3}})
+    modules = build_modules(spec, (1, 16, 16), 10)
+    step = build_step(spec, modules)
+    real, y = real_batch(16)
+    losses = [step.d_update(real, y, step=0, k=0)["d_loss"] for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_generator_loss_falls_against_a_frozen_discriminator():
+    spec = small(optim={"g": {"lr": 1e-3}})
+    modules = build_modules(spec, (1, 16, 16), 10)
+    step = build_step(spec, modules)
+    real, y = real_batch()
+    losses = [step.g_update(real, y, step=0)["g_loss"] for _ in range(30)]
+    assert losses[-1] < losses[0]
+
+
+def test_non_finite_loss_stops_without_applying_the_update():
+    spec = small()
+    modules = build_modules(spec, (1, 16, 16), 10)
+    step = build_step(spec, modules)
+    d0 = [p.clone() for p in modules.D.parameters()]
+    real, y = real_batch()
+    real[0, 0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match="non-finite d_loss at step 3"):
+        step([(real, y)], 3)
+    assert all(torch.equal(a, b) for a, b in zip(d0, modules.D.parameters()))
+
+
+def test_same_seed_same_step_same_result_and_checkpoint_round_trip(tmp_path):
+    spec = small()
+    runs = []
+    for _ in range(2):
+        modules = build_modules(spec, (1, 16, 16), 10)
+        step = build_step(spec, modules)
+        for t in range(2):
+            step([real_batch(seed=t)], t)
+        runs.append(modules)
+    for a, b in zip(runs[0].G.parameters(), runs[1].G.parameters()):
+        assert torch.equal(a, b)
+    save_checkpoint(runs[0], 2, spec.to_dict(), {"img_shape": [1, 16, 16], "num_classes": 10}, tmp_path)
+    fresh = build_modules(spec, (1, 16, 16), 10)
+    assert restore(fresh, load_checkpoint(tmp_path)) == 2
+    for a, b in zip(fresh.D.parameters(), runs[0].D.parameters()):
+        assert torch.equal(a, b)
+    assert fresh.opt_g.state_dict()["state"][0]["step"] == runs[0].opt_g.state_dict()["state"][0]["step"]
+
+
+def test_corrupt_checkpoint_error_names_the_file(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="checkpoint.pt"):
+        load_checkpoint(tmp_path)
+
+
+class Tiny(torch.utils.data.Dataset):
+    def __len__(self):
+        return 20
+
+    def __getitem__(self, i):
+        return torch.tensor([float(i)]), i
+
+
+def test_batch_stream_seek_resumes_mid_epoch_and_splits_across_workers():
+    whole = BatchStream(Tiny(), 4, seed=1)
+    sequence = [whole.next()[1].tolist() for _ in range(7)]  # crosses an epoch (5 batches each)
+    later = BatchStream(Tiny(), 4, seed=1)
+    later.seek(3)
+    assert [later.next()[1].tolist() for _ in range(4)] == sequence[3:7]
+    ranks = [BatchStream(Tiny(), 2, seed=1, rank=r, world=2) for r in range(2)]
+    for batch in sequence[:3]:
+        halves = [stream.next()[1].tolist() for stream in ranks]
+        assert sorted(halves[0] + halves[1]) == sorted(batch)
+
+
+def test_too_small_data_set_is_an_error():
+    with pytest.raises(ValueError, match="too few"):
+        BatchStream(Tiny(), 32, seed=0)

@@ -1,0 +1,62 @@
+"""Results table, best spec and trial spec helpers on a fake ResultGrid (no Ray run)."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from ganforge.config import ExperimentSpec, load_spec
+from ganforge.tune import results as res
+from ganforge.tune.trial import trial_spec
+
+
+def fake_result(trial_id: str, lr: float, fids: list[float], error=None):
+    frame = pd.DataFrame({"training_iteration": range(1, len(fids) + 1), "fid": fids})
+    return SimpleNamespace(metrics={"trial_id": trial_id, "fid": fids[-1], "training_iteration": len(fids)},
+                           config={"optim.g.lr": lr}, metrics_dataframe=frame, error=error, path=f"/x/{trial_id}")
+
+
+@pytest.fixture
+def rows():
+    grid = [fake_result("a", 1e-3, [90.0, 70.0, 60.0]), fake_result("b", 1e-5, [95.0]),
+            fake_result("c", 1e-2, [80.0, math.inf])]
+    children = {"a": ("run-a", "FINISHED"), "b": ("run-b", "KILLED"), "c": ("run-c", "FAILED")}
+    return res.collect_rows(grid, "fid", "min", children)
+
+
+def test_rows_sorted_best_first_with_status(rows):
+    assert [r.trial_id for r in rows] == ["a", "b", "c"]  # inf (diverged) sorts last
+    assert [r.status for r in rows] == ["finished", "stopped early", "failed"]
+    assert [r.iterations for r in rows] == [3, 1, 2]
+    assert rows[2].best == 80.0 and rows[0].best == 60.0
+
+
+def test_table_markdown_csv(rows):
+    header, cells = res.table(rows, "fid")
+    assert header == ["trial", "optim.g.lr", "fid", "fid_best", "iterations", "status", "mlflow_run"]
+    text = res.markdown(header, cells)
+    assert text.splitlines()[2] == "| a | 0.001 | 60 | 60 | 3 | finished | run-a |"
+    assert res.csv_text(header, cells).splitlines()[1] == "a,0.001,60,60,3,finished,run-a"
+
+
+def test_plot_curves(rows, tmp_path):
+    path = res.plot_curves(rows, "fid", tmp_path / "curves.png", steps_per_iteration=10)
+    assert path.stat().st_size > 1000
+
+
+def test_best_spec_round_trips_and_keeps_registration(rows, tmp_path):
+    spec = ExperimentSpec(name="s", tracking={"registered_model": "s-gen"},
+                          search={"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "metric": "g_loss"})
+    path = res.write_best_spec(spec, rows[0], {"workers": 1}, tmp_path / "best.yaml")
+    best = load_spec(path)
+    assert best.optim.g.lr == 1e-3 and best.search is None and best.name == "s-best"
+    assert best.tracking.registered_model == "s-gen"
+
+
+def test_trial_spec_applies_params_resources_and_drops_registration():
+    base = ExperimentSpec(tracking={"registered_model": "x"}).to_dict()
+    spec = trial_spec(base, {"optim.d.name": "rmsprop", "train.seed": 3}, {"cpus_per_worker": 0.5})
+    assert (spec.optim.d.name, spec.train.seed, spec.scaling.cpus_per_worker) == ("rmsprop", 3, 0.5)
+    assert spec.tracking.registered_model is None

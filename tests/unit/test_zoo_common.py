@@ -1,0 +1,80 @@
+"""Contract checks every zoo family passes: shapes, range, conditioning, one training step."""
+import copy
+
+import pytest
+import torch
+
+from ganforge.config import ExperimentSpec, ModelSpec
+from ganforge.models import build_models
+from ganforge.train.setup import build_modules, build_step
+
+pytestmark = pytest.mark.unit
+
+Z = 20  # divisible into BigGAN's 4 (32 px) and 5 (64 px) latent chunks
+# (family, options at a tiny size, resolution, loss, regularizers); UNCONDITIONAL: no labels
+UNCONDITIONAL = {"realnessgan", "fastgan"}
+ZOO = [
+    ("sngan", {"g_ch": 4, "d_ch": 4}, 32, "hinge", []),
+    ("sngan", {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 4, "minibatch_dim": 3}, 64, "ralsgan", []),
+    ("dcgan-mbd", {"ngf": 4, "ndf": 4, "minibatch_kernels": 4, "minibatch_dim": 3}, 16, "non-saturating", []),
+    ("biggan", {"g_ch": 4, "d_ch": 4, "shared_dim": 8, "attn_res": 16}, 32, "hinge",
+     [{"name": "orthogonal", "weight": 1e-4}]),
+    ("biggan", {"g_ch": 2, "d_ch": 2, "shared_dim": 8, "attn_res": 32}, 64, "rasgan", []),
+    ("stylegan-lite", {"ngf": 4, "ndf": 4, "w_dim": 8, "mapping_layers": 2}, 16, "non-saturating",
+     [{"name": "r1", "weight": 1.0}]),
+    ("realnessgan", {"ngf": 4, "ndf": 4, "num_outcomes": 5}, 16, "realness", []),
+    ("fastgan", {"ngf": 2, "ndf": 2, "sle_ratio": 8, "decoder_res": 16}, 32, "hinge",
+     [{"name": "reconstruction", "weight": 1.0}]),
+    ("fastgan", {"ngf": 2, "ndf": 2, "sle": False, "decoders": False}, 16, "hinge",
+     [{"name": "reconstruction", "weight": 1.0}]),
+]
+IDS = [f"{name}-{res}-{loss}" for name, _, res, loss, _ in ZOO]
+
+
+def tiny_spec(name, options, res, loss="hinge", regularizers=(), conditional=False, z_dim=Z):
+    """An ExperimentSpec for one tiny CPU training step."""
+    return ExperimentSpec(
+        data={"name": "digits", "resolution": res},
+        model={"name": name, "z_dim": z_dim, "conditional": conditional, "options": options},
+        loss={"name": loss, "regularizers": list(regularizers)},
+        train={"steps": 2, "batch_size": 4, "ema": 0.9},
+    )
+
+
+@pytest.mark.parametrize("name,options,res,loss,regs", ZOO, ids=IDS)
+@pytest.mark.parametrize("conditional", [False, True])
+def test_shapes_range_and_conditioning(name, options, res, loss, regs, conditional):
+    if conditional and name in UNCONDITIONAL:
+        pytest.skip(f"{name} is unconditional")
+    torch.manual_seed(0)
+    G, D = build_models(ModelSpec(name=name, z_dim=Z, conditional=conditional, options=options), (3, res, res), 10)
+    z = torch.randn(4, Z)
+    y = torch.tensor([0, 1, 2, 3]) if conditional else None
+    images = G(z, y)
+    assert images.shape == (4, 3, res, res) and images.abs().max() <= 1
+    assert (G.z_dim, G.num_classes, G.img_shape) == (Z, 10 if conditional else 0, (3, res, res))
+    out = D(images, y)
+    assert getattr(out, "logits", out).shape == (4,)
+    if conditional:
+        G.eval()
+        other = torch.tensor([5, 6, 7, 8])
+        assert not torch.allclose(G(z, y), G(z, other))
+        assert not torch.allclose(getattr(D(images, y), "logits", D(images, y)),
+                                  getattr(D(images, other), "logits", D(images, other)))
+        with pytest.raises(ValueError, match="conditional"):
+            G(z)
+
+
+@pytest.mark.parametrize("name,options,res,loss,regs", ZOO, ids=IDS)
+def test_one_training_step_changes_parameters(name, options, res, loss, regs):
+    spec = tiny_spec(name, options, res, loss, regs, conditional=name not in UNCONDITIONAL)
+    modules = build_modules(spec, (3, res, res), 10)
+    step = build_step(spec, modules)
+    before_g = copy.deepcopy(modules.G.state_dict())
+    before_d = copy.deepcopy(modules.D.state_dict())
+    real = torch.rand(4, 3, res, res) * 2 - 1
+    metrics = step([(real, torch.tensor([0, 1, 2, 3]))], 0)
+    assert metrics and all(torch.isfinite(torch.tensor(v)) for v in metrics.values()), metrics
+    for before, module in ((before_g, modules.G), (before_d, modules.D)):
+        after = module.state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
