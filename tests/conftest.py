@@ -38,10 +38,29 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _forget_mlflow_tracking_uri():
+    """Clear MLflow's process-global tracking URI after each test.
+
+    ``mlflow.set_tracking_uri`` (called by code under test, e.g. when logging a model) wins
+    over MLFLOW_TRACKING_URI, so without this a later test would log into an earlier test's
+    (deleted) store instead of its own.
+    """
+    env_before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(None)  # also unsets the env var it had exported
+    if env_before is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = env_before
+
+
 @pytest.fixture
 def mlflow_uri(tmp_path, monkeypatch):
     """A fresh sqlite MLflow store (and artifact dir) for one test, set as MLFLOW_TRACKING_URI."""
+    import mlflow
+
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(None)  # the env var below must be what MLflow resolves
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)  # default artifact root ./mlruns lands in tmp_path
     return uri
