@@ -67,14 +67,14 @@ def measure(url: str, concurrency: int, n_requests: int, warmup: int = 16) -> di
     return {"rps": n_requests / elapsed, "p50": 1000 * statistics.median(latencies), "p99": 1000 * p99}
 
 
-def forward_only(checkpoint: Path, batch: int, repeats: int = 20) -> float:
+def forward_only(checkpoint: Path, batch: int, threads: int, repeats: int = 20) -> float:
     """ms per image of the replica's own work (latents, one forward, PNG encoding) for batch jobs, in-process."""
     import torch
 
     from ganforge.sampling import load_generator
     from serving.app import forward_jobs
 
-    torch.set_num_threads(1)  # a replica with num_cpus=1 gets OMP_NUM_THREADS=1 from Ray
+    torch.set_num_threads(threads)  # a replica with num_cpus=k gets OMP_NUM_THREADS=k from Ray
     models = {"g": load_generator(str(checkpoint)).generator}
     jobs = [{"model": "g", "n": 1, "seed": i, "truncation": None, "class_id": None, "format": "png"} for i in range(batch)]
     forward_jobs(models, jobs)
@@ -98,7 +98,8 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--batch-wait", type=float, default=0.01, help="batch_wait_timeout_s of the batched handler")
-    parser.add_argument("--num-cpus", type=int, default=2, help="logical CPUs of the private Ray instance")
+    parser.add_argument("--replica-cpus", type=int, default=2,
+                        help="num_cpus of the generator replica (Ray gives its torch as many threads)")
     args = parser.parse_args()
 
     import ray
@@ -111,13 +112,14 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    # The replica's CPUs plus room for the ingress deployment (0.1 CPU).
+    ray.init(address="local", num_cpus=args.replica_cpus + 1, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     rows = {}
     try:
         for batching in (False, True):
             name = "batched" if batching else "naive"
-            serve.run(build_app({"models": [str(checkpoint)], "batching": batching, "num_cpus": 1,
+            serve.run(build_app({"models": [str(checkpoint)], "batching": batching, "num_cpus": args.replica_cpus,
                                  "max_batch_size": args.max_batch_size, "batch_wait_timeout_s": args.batch_wait}), name=name, route_prefix="/")
             url = f"http://127.0.0.1:{port}/v1/generate"
             if batching:  # the HTTP path alone (proxy + ingress, no generator): the ceiling of both handlers
@@ -129,7 +131,7 @@ def main() -> None:
     finally:
         serve.shutdown()
         ray.shutdown()
-    per_image = {batch: forward_only(checkpoint, batch) for batch in (1, args.max_batch_size)}
+    per_image = {batch: forward_only(checkpoint, batch, args.replica_cpus) for batch in (1, args.max_batch_size)}
     report(rows, args, per_image)
 
 
@@ -146,7 +148,7 @@ def report(rows: dict, args, per_image: dict) -> None:
     print(f"batched p99 at 16 / batched p50 at 1: {tail:.2f}x (target <= 2x)")
     print(f"batched/naive at concurrency 1: {rows['batched', 1]['rps'] / rows['naive', 1]['rps']:.2f}x")
     one, many = per_image[1], per_image[args.max_batch_size]
-    print(f"replica work per image (forward + PNG, 1 thread): batch 1 {one:.2f} ms, batch {args.max_batch_size} "
+    print(f"replica work per image (forward + PNG, {args.replica_cpus} threads): batch 1 {one:.2f} ms, batch {args.max_batch_size} "
           f"{many:.2f} ms ({one / many:.1f}x); the HTTP path alone (healthz row) caps both handlers")
 
 
