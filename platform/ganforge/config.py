@@ -230,6 +230,26 @@ class ExperimentSpec(Strict):
             return data
         return deep_merge(getattr(LOSSES.get(loss["name"]), "recommended", {}), data)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _family_regularizers(cls, data: Any) -> Any:
+        """Add the regularizers a model family is defined by (InfoGAN's info term, BigGAN's
+        orthogonal regularisation, FastGAN's reconstruction) when the spec does not list them.
+        Listing one in loss.regularizers sets its weight and options instead."""
+        model = data.get("model") if isinstance(data, dict) else None
+        name = model.get("name") if isinstance(model, dict) else None
+        loss = data.get("loss", {}) if isinstance(data, dict) else None
+        from ganforge.models import MODELS
+
+        if not isinstance(name, str) or name not in MODELS or not isinstance(loss, dict):
+            return data
+        listed = {r.get("name") if isinstance(r, dict) else getattr(r, "name", None)
+                  for r in loss.get("regularizers") or []}
+        missing = [dict(r) for r in getattr(MODELS.get(name), "regularizers", ()) if r["name"] not in listed]
+        if not missing:
+            return data
+        return {**data, "loss": {**loss, "regularizers": [*(loss.get("regularizers") or []), *missing]}}
+
     @model_validator(mode="after")
     def _batch_divides(self) -> "ExperimentSpec":
         if self.train.batch_size % self.scaling.workers:

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -82,6 +84,35 @@ def test_same_seed_same_step_same_result_and_checkpoint_round_trip(tmp_path):
     for a, b in zip(fresh.D.parameters(), runs[0].D.parameters()):
         assert torch.equal(a, b)
     assert fresh.opt_g.state_dict()["state"][0]["step"] == runs[0].opt_g.state_dict()["state"][0]["step"]
+
+
+def test_restore_keeps_state_but_takes_the_specs_hyperparameters(tmp_path):
+    """PBT restores a donor's checkpoint under a mutated lr: moments and schedule position come
+    from the checkpoint, lr (rescaled along the schedule) and betas from the new spec."""
+    spec = small(schedule={"name": "cosine"}, train={"batch_size": 8, "steps": 10, "ema": 0.5})
+    modules = build_modules(spec, (1, 16, 16), 10)
+    step = build_step(spec, modules)
+    for t in range(3):
+        step([real_batch(seed=t)], t)
+    meta = {"img_shape": [1, 16, 16], "num_classes": 10}
+    save_checkpoint(modules, 3, spec.to_dict(), meta, tmp_path)
+    saved_lr = modules.opt_g.param_groups[0]["lr"]
+
+    same = build_modules(spec, (1, 16, 16), 10)
+    restore(same, load_checkpoint(tmp_path))
+    assert same.opt_g.param_groups[0]["lr"] == saved_lr  # bit for bit: a plain resume stays exact
+
+    mutated = small(schedule={"name": "cosine"}, train={"batch_size": 8, "steps": 10, "ema": 0.5},
+                    optim={"g": {"lr": 4e-4, "betas": [0.0, 0.9]}})
+    donor = build_modules(mutated, (1, 16, 16), 10)
+    assert restore(donor, load_checkpoint(tmp_path)) == 3
+    group = donor.opt_g.param_groups[0]
+    assert group["lr"] == pytest.approx(2 * saved_lr) and group["betas"] == (0.0, 0.9)
+    assert donor.sched_g.get_last_lr() == [group["lr"]] and donor.sched_g.base_lrs == [4e-4]
+    assert torch.equal(donor.opt_g.state_dict()["state"][0]["exp_avg"], modules.opt_g.state_dict()["state"][0]["exp_avg"])
+    donor.sched_g.step()  # the schedule continues from step 3 on the new base: 4e-4 * cosine(4/10)
+    assert group["lr"] == pytest.approx(4e-4 * 0.5 * (1 + math.cos(math.pi * 4 / 10)))
+    assert donor.opt_d.param_groups[0]["lr"] == modules.opt_d.param_groups[0]["lr"]
 
 
 def test_corrupt_checkpoint_error_names_the_file(tmp_path):

@@ -95,7 +95,9 @@ def test_apply_params_sets_nested_keys_and_drops_search():
     ({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "trials": 3}, "unknown key"),
     ({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "resources": {"gpus": 1}}, "search.resources"),
     ({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "truncation": [0, 1]}, "search.truncation"),
-    ({"space": {"loss.name": "grid(hinge, wgan)"}, "scheduler": "pbt"}, "non-grid dimension"),
+    ({"space": {"loss.name": "grid(hinge, wgan)"}, "scheduler": "pbt"}, "numeric dimension"),
+    ({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "scheduler": {"name": "pbt", "seed": 0}},
+     r"scheduler pbt: unknown option\(s\) \['seed'\]; valid: .*perturbation_interval"),
 ])
 def test_clear_errors(search, message):
     with pytest.raises(SearchSpaceError, match=message):
@@ -128,6 +130,15 @@ def test_schedulers_build():
         assert isinstance(build_scheduler(parse_search(spec), spec), cls)
     spec = make_spec({"space": {"optim.g.lr": "loguniform(1e-5, 1e-3)"}, "scheduler": "none"})
     assert build_scheduler(parse_search(spec), spec) is None
+
+
+def test_pbt_mutates_only_numeric_dimensions():
+    from ganforge.tune.search import build_scheduler
+
+    spec = make_spec({"space": {"optim.g.lr": "loguniform(1e-5, 1e-3)", "optim.g.name": "choice(adam, rmsprop)",
+                                "train.seed": "choice(1, 2)"}, "scheduler": "pbt"})
+    scheduler = build_scheduler(parse_search(spec), spec)
+    assert set(scheduler._hyperparam_mutations) == {"optim.g.lr", "train.seed"}
 
 
 def test_interval_metric_needs_log_every_dividing_checkpoint_every():

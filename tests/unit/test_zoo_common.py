@@ -78,3 +78,14 @@ def test_one_training_step_changes_parameters(name, options, res, loss, regs):
     for before, module in ((before_g, modules.G), (before_d, modules.D)):
         after = module.state_dict()
         assert any(not torch.equal(before[k], after[k]) for k in before if before[k].is_floating_point())
+
+
+@pytest.mark.parametrize("family, regularizer, weight", [("biggan", "orthogonal", 1e-4), ("fastgan", "reconstruction", 1.0),
+                                                         ("infogan", "info", 1.0)])
+def test_a_family_adds_the_regularizer_it_is_defined_by(family, regularizer, weight):
+    spec = ExperimentSpec(data={"name": "digits"}, model={"name": family},
+                          loss={"regularizers": [{"name": "r1", "weight": 2.0}]})
+    assert [(r.name, r.weight) for r in spec.loss.regularizers] == [("r1", 2.0), (regularizer, weight)]
+    from ganforge.losses import build_loss
+
+    assert [r.name for r in build_loss(spec.loss)[1]] == ["r1", regularizer]

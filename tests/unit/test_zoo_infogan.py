@@ -27,7 +27,7 @@ def test_shapes_codes_and_q_head():
     z, y = torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1])
     images = G(z, y)
     assert images.shape == (5, 1, 16, 16) and images.abs().max() <= 1
-    cat, cont = images.infogan_codes
+    cat, cont = G.codes(z, y)
     assert torch.equal(cat, y) and torch.allclose(cont, continuous_codes(z[:, 6:]))
     out = D(images)
     assert out.logits.shape == (5,) and out.q_cat.shape == (5, 3) and out.q_cont.shape == (5, 2)
@@ -39,7 +39,7 @@ def test_codes_change_the_image_and_can_be_fixed():
     z = torch.randn(2, 8)
     assert not torch.allclose(G(z, torch.tensor([0, 0])), G(z, torch.tensor([1, 1])))
     fixed = G.latent_with_codes(z, torch.tensor([[0.5, -0.25], [0.5, -0.25]]))
-    assert torch.allclose(G(fixed, torch.tensor([0, 0])).infogan_codes[1], torch.tensor([[0.5, -0.25]] * 2), atol=1e-5)
+    assert torch.allclose(G.codes(fixed, torch.tensor([0, 0]))[1], torch.tensor([[0.5, -0.25]] * 2), atol=1e-5)
     assert sample_images(G, 4, class_id=2).shape == (4, 1, 16, 16)
 
 
@@ -62,7 +62,7 @@ def test_mi_loss_decreases_on_a_fixed_batch():
     for _ in range(30):
         optimizer.zero_grad()
         fake = G(z, y)
-        loss = info_loss(fake, D(fake), lambda_cont=1.0)
+        loss = info_loss(z, y, D(fake), lambda_cont=1.0)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
@@ -71,7 +71,16 @@ def test_mi_loss_decreases_on_a_fixed_batch():
 
 def test_info_loss_needs_infogan():
     with pytest.raises(ValueError, match="infogan"):
-        info_loss(torch.zeros(2, 1, 4, 4), torch.zeros(2), 1.0)
+        info_loss(torch.zeros(2, 8), torch.zeros(2, dtype=torch.long), torch.zeros(2), 1.0)
+
+
+def test_the_family_adds_the_info_regularizer_and_a_listed_one_keeps_its_weight():
+    base = {"data": {"name": "digits"}, "model": {"name": "infogan", "options": OPTS}}
+    added = ExperimentSpec(**base).loss.regularizers
+    assert [(r.name, r.weight) for r in added] == [("info", 1.0)]
+    listed = ExperimentSpec(**base, loss={"regularizers": [{"name": "info", "weight": 0.5}]}).loss.regularizers
+    assert [(r.name, r.weight) for r in listed] == [("info", 0.5)]
+    assert ExperimentSpec(data={"name": "digits"}).loss.regularizers == []
 
 
 def test_one_training_step_with_the_info_regularizer():

@@ -5,9 +5,10 @@ the Gaussian negative log-likelihood (fixed unit variance: 0.5 (u - mu)^2, summe
 the continuous codes. Batch means, so DDP-exact.
 
 The D step trains Q and the shared trunk on it (``d_term``); the G step trains G (``g_term``).
-It needs D to return ``models.infogan.InfoDOutput`` and G to attach ``infogan_codes`` to its
-output (models/infogan.py); set it in the job spec:
-``loss: {regularizers: [{name: info, weight: 1}]}``.
+The codes come from the step's latents: the categorical code is the fakes' label, the
+continuous codes the last entries of z (models/infogan.py). It needs D to return
+``models.infogan.InfoDOutput``; the infogan family adds it to every spec (listing
+``{name: info, weight: w}`` in loss.regularizers sets its weight).
 """
 from __future__ import annotations
 
@@ -17,15 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge.losses import REGULARIZERS
 from ganforge.losses.regularizers import DContext, GContext, Regularizer
+from ganforge.models.infogan import continuous_codes
 
 
-def info_loss(fake: torch.Tensor, fake_out, lambda_cont: float) -> torch.Tensor:
-    """-L_I (up to H(c)) from the codes G attached to ``fake`` and Q's predictions in ``fake_out``."""
-    codes = getattr(fake, "infogan_codes", None)
-    if codes is None or not hasattr(fake_out, "q_cat"):
+def info_loss(z: torch.Tensor, cat: torch.Tensor | None, fake_out, lambda_cont: float) -> torch.Tensor:
+    """-L_I (up to H(c)) of fakes made from latents ``z`` with categorical code ``cat``, given
+    Q's predictions in ``fake_out``."""
+    if cat is None or not hasattr(fake_out, "q_cat"):
         raise ValueError("the info regularizer needs an InfoGAN model (model.name: infogan): "
-                         "G must attach infogan_codes and D must return q_cat/q_cont")
-    cat, cont = codes
+                         "its D returns q_cat/q_cont and its categorical code is the fakes' label")
+    n_cont = fake_out.q_cont.shape[1]
+    cont = continuous_codes(z[:, z.shape[1] - n_cont:])
     loss = F.cross_entropy(fake_out.q_cat.float(), cat)
     if cont.shape[1]:
         loss = loss + lambda_cont * 0.5 * ((fake_out.q_cont.float() - cont) ** 2).sum(dim=1).mean()
@@ -48,7 +51,7 @@ class InfoLoss(Regularizer):
         self.lambda_cont = lambda_cont
 
     def d_term(self, ctx: DContext) -> torch.Tensor:
-        return self.weight * info_loss(ctx.fake, ctx.fake_out, self.lambda_cont)
+        return self.weight * info_loss(ctx.z, ctx.y_fake, ctx.fake_out, self.lambda_cont)
 
     def g_term(self, ctx: GContext) -> torch.Tensor:
-        return self.weight * info_loss(ctx.fake, ctx.fake_out, self.lambda_cont)
+        return self.weight * info_loss(ctx.z, ctx.y, ctx.fake_out, self.lambda_cont)

@@ -6,7 +6,7 @@ Image Synthesis"), at 32, 64 and 128 px.
 - a self-attention block (SAGAN, Zhang et al. 2019) at ``attn_res`` in G and D;
 - spectral norm in G and D, orthogonal initialisation, projection D;
 - orthogonal regularisation of G (off-diagonal variant, beta = 1e-4): the ``orthogonal``
-  regularizer in losses/orthogonal.py, set in the job spec (a family cannot add it itself);
+  regularizer in losses/orthogonal.py, added to the spec by the family (``regularizers``);
 - EMA of G: ``train.ema`` (paper: 0.9999 from step 20k); the truncation trick is
   ``sampling.sample_images(..., truncation=t)``, which resamples |z| > t over the whole z
   (all chunks), as in the paper.
@@ -101,6 +101,7 @@ class BigGAN:
     """BigGAN (Brock et al. 2019), 32/64/128 px: hierarchical z, shared embedding, attention."""
 
     Options = BigGANOptions
+    regularizers = ({"name": "orthogonal", "weight": 1e-4},)  # added to specs that do not list it
 
     @staticmethod
     def build(spec, img_shape, num_classes):

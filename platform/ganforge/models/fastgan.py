@@ -8,7 +8,7 @@ High-fidelity Few-shot Image Synthesis", ICLR).
   two small decoders used as a self-supervised regulariser: one reconstructs the whole image
   from the 8x8 features, the other a random quadrant of the image from that quadrant of the
   16x16 features (at ``decoder_res``, paper 128). The reconstruction loss (L1 or LPIPS) is the
-  ``reconstruction`` regularizer in losses/reconstruction.py, set in the job spec, on real
+  ``reconstruction`` regularizer in losses/reconstruction.py (the family adds it to the spec), on real
   images only, as in the paper; the quadrant is drawn per sample from the step's BatchRandom;
 - hinge loss; ``sle: false`` / ``decoders: false`` give the ablation baseline.
 D returns ``FastGANDOutput`` (logits plus the features and the image D saw, so the targets are
@@ -171,6 +171,7 @@ class FastGAN:
     """FastGAN (Liu et al. 2021): SLE generator, self-supervised D with decoders."""
 
     Options = FastGANOptions
+    regularizers = ({"name": "reconstruction"},)  # a no-op when the decoders are switched off
 
     @staticmethod
     def build(spec, img_shape, num_classes):

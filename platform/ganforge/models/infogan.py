@@ -4,7 +4,7 @@ Representation Learning by Information Maximizing Generative Adversarial Nets").
 G's input is [noise, one-hot categorical code c, continuous codes u]; D shares its convolutional
 trunk with a Q head that predicts the codes of a fake (categorical logits, and the means of a
 fixed-variance Gaussian for u). The mutual-information lower bound is the ``info`` regularizer in
-losses/info.py, set in the job spec; it trains Q and the shared trunk in the D step and G in the
+losses/info.py (the family adds it to the spec); it trains Q and the shared trunk in the D step and G in the
 G step (weights lambda: 1 categorical, ``lambda_cont`` continuous).
 
 How codes are drawn without a new training hook:
@@ -13,8 +13,7 @@ How codes are drawn without a new training hook:
   class_id=k)`` and the serve endpoint's ``class_id`` fix it;
 - the continuous codes are the last ``n_cont`` entries of z mapped through the normal CDF,
   u = 2 Phi(z) - 1 ~ U(-1, 1) exactly; ``latent_with_codes`` sets them for sampling;
-- G attaches the codes to its output tensor (``images.infogan_codes``), which the regularizer
-  reads from ``ctx.fake`` (see the report: DContext/GContext should carry the fake latents).
+- the regularizer recomputes both from the step's latents (``ctx.z``, the fakes' labels).
 D ignores labels (the data set's labels of real images are not used). Architecture: DCGAN G/D.
 """
 from __future__ import annotations
@@ -54,7 +53,7 @@ def continuous_codes(z_tail: torch.Tensor) -> torch.Tensor:
 
 
 class InfoGenerator(nn.Module):
-    """z [B, noise + n_cont] and categorical code y [B] -> images; codes on ``images.infogan_codes``."""
+    """z [B, noise + n_cont] and categorical code y [B] -> images."""
 
     def __init__(self, noise_dim: int, img_shape, opts: InfoGANOptions):
         super().__init__()
@@ -72,9 +71,7 @@ class InfoGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         cat, cont = self.codes(z, y)
         noise = z[:, : z.shape[1] - self.n_cont]
-        images = self.net(torch.cat([noise, F.one_hot(cat, self.num_classes).to(z.dtype), cont], dim=1))
-        images.infogan_codes = (cat, cont)
-        return images
+        return self.net(torch.cat([noise, F.one_hot(cat, self.num_classes).to(z.dtype), cont], dim=1))
 
     def latent_with_codes(self, z: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
         """z whose continuous codes are ``cont`` (values in (-1, 1)), for fixed-code sampling."""
@@ -104,6 +101,7 @@ class InfoGAN:
     """InfoGAN (Chen et al. 2016): categorical + continuous codes, Q head on D's trunk."""
 
     Options = InfoGANOptions
+    regularizers = ({"name": "info"},)  # without the MI term the codes are plain noise
 
     @staticmethod
     def build(spec, img_shape, num_classes):

@@ -85,15 +85,42 @@ def load_checkpoint(location: str | Path) -> dict:
         raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
 
 
+def _hyperparameters(optimizer) -> list[dict]:
+    """The optimizer's per-group settings as the spec built them (lr, betas, momentum, ...)."""
+    return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+
+
+def _adopt_spec_hyperparameters(optimizer, scheduler, built: list[dict]) -> None:
+    """After loading a checkpoint, the spec's hyperparameters win over the saved ones.
+
+    PBT restores a donor's checkpoint under a mutated config, so its lr/betas/momentum must be
+    the new spec's. The lr keeps the schedule's progress: it is rescaled from the saved base lr
+    to the spec's (unchanged, bit for bit, when they are equal, so a plain resume stays exact).
+    """
+    for group, spec_group, saved_base in zip(optimizer.param_groups, built, scheduler.base_lrs):
+        group.update({k: v for k, v in spec_group.items() if k not in ("lr", "initial_lr")})
+        spec_base = spec_group["initial_lr"]
+        if spec_base != saved_base:
+            group["lr"] = spec_base * group["lr"] / saved_base
+            group["initial_lr"] = spec_base
+    scheduler.base_lrs = [group["initial_lr"] for group in built]
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what get_last_lr() returns
+
+
 def restore(modules: GanModules, payload: dict) -> int:
-    """Load ``payload`` into ``modules``; returns the step to continue from."""
+    """Load ``payload`` into ``modules``; returns the step to continue from.
+
+    Weights, optimizer moments, schedule position and RNG come from the checkpoint; optimizer
+    hyperparameters come from the spec ``modules`` were built from (see above).
+    """
     modules.G.load_state_dict(payload["G"])
     modules.D.load_state_dict(payload["D"])
     if modules.G_ema is not None and payload.get("G_ema") is not None:
         modules.G_ema.load_state_dict(payload["G_ema"])
-    modules.opt_g.load_state_dict(payload["opt_g"])
-    modules.opt_d.load_state_dict(payload["opt_d"])
-    modules.sched_g.load_state_dict(payload["sched_g"])
-    modules.sched_d.load_state_dict(payload["sched_d"])
+    for optimizer, scheduler, key in ((modules.opt_g, modules.sched_g, "g"), (modules.opt_d, modules.sched_d, "d")):
+        built = _hyperparameters(optimizer)
+        optimizer.load_state_dict(payload[f"opt_{key}"])
+        scheduler.load_state_dict(payload[f"sched_{key}"])
+        _adopt_spec_hyperparameters(optimizer, scheduler, built)
     torch.set_rng_state(payload["rng"]["torch"])
     return int(payload["step"])

@@ -92,8 +92,8 @@ def _use_gpu(spec: ExperimentSpec) -> bool:
     return bool(spec.scaling.use_gpu)
 
 
-def build_trainer(spec: ExperimentSpec, loop_config: dict, run_name: str) -> TorchTrainer:
-    """The TorchTrainer for ``spec`` (also used by tune's per-trial driver)."""
+def build_trainer(spec: ExperimentSpec, loop_config: dict, run_name: str, callbacks: list | None = None) -> TorchTrainer:
+    """The TorchTrainer for ``spec`` (also used by tune's per-trial driver, with its callbacks)."""
     use_gpu = _use_gpu(spec)
     return TorchTrainer(
         train_loop_per_worker,
@@ -107,6 +107,7 @@ def build_trainer(spec: ExperimentSpec, loop_config: dict, run_name: str) -> Tor
             name=run_name, storage_path=storage_root(spec),
             failure_config=FailureConfig(max_failures=spec.train.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
+            callbacks=callbacks,
         ),
     )
 

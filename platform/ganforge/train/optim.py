@@ -111,6 +111,18 @@ class CosineSchedule:
         return _lambda(optimizer, lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
 
 
+@SCHEDULERS.register("linear")
+class LinearSchedule:
+    """Linear decay from the lr to min_lr_ratio x lr over the run (SNGAN's and BigGAN's schedule)."""
+
+    Options = CosineOptions  # the same single knob: where the decay ends
+
+    @staticmethod
+    def build(optimizer, options, total_steps):
+        floor = options["min_lr_ratio"]
+        return _lambda(optimizer, lambda step: 1.0 - (1.0 - floor) * min(step, total_steps) / total_steps)
+
+
 @SCHEDULERS.register("warmup")
 class WarmupSchedule:
     """Linear warm-up from 0 to the lr over warmup_steps, then constant."""

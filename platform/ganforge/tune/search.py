@@ -47,9 +47,9 @@ def pointer_file(spec: ExperimentSpec) -> Path:
 def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
     """ASHA, PBT or None from the search section (time axis: Tune iterations = reports).
 
-    PBT limitation (not yet tested end to end): Train's TuneReportCallback forwards metrics and
-    only a ``checkpoint_path`` metric, no Tune checkpoint, so an exploit cannot yet copy the donor's
-    weights into the new trial (it restarts with the mutated config).
+    PBT mutates the numeric dimensions only: an exploit copies the donor's checkpoint and config,
+    and a mutated optimizer name or architecture would not fit the copied state. Categorical
+    dimensions are sampled once per trial (and copied from donors with their checkpoints).
     """
     from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
 
@@ -63,7 +63,7 @@ def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
         options.setdefault("reduction_factor", 2)
         return ASHAScheduler(time_attr="training_iteration", **options)
     if search.scheduler == "pbt":
-        mutations = {d.key: d.to_tune() for d in search.dimensions if d.kind != "grid"}
+        mutations = {d.key: d.mutation() for d in search.dimensions if d.numeric}
         options.setdefault("perturbation_interval", max(1, trial_iterations(spec) // 4))
         return PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations, **options)
     return None
@@ -90,7 +90,9 @@ def _tuner(spec, search, parent_run_id, uri, name, storage):
         tune_config=tune.TuneConfig(metric=search.metric, mode=search.mode, num_samples=search.num_samples,
                                     scheduler=build_scheduler(search, spec),
                                     max_concurrent_trials=search.max_concurrent),
-        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1),
+        # Tune keeps copies of the trials' Train checkpoints (PBT copies them between trials).
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1,
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     )
 
 

@@ -65,6 +65,17 @@ class Dimension:
             return tune.choice(list(self.args))
         return getattr(tune, self.kind)(*self.args)
 
+    @property
+    def numeric(self) -> bool:
+        """A dimension PBT can mutate: a range, or a choice/grid of numbers."""
+        if self.kind in ("uniform", "loguniform", "randint"):
+            return True
+        return all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in self.args)
+
+    def mutation(self):
+        """What PBT perturbs this dimension with: the domain, or the list of values of a grid."""
+        return sorted(self.args) if self.kind == "grid" else self.to_tune()
+
     def candidates(self) -> list:
         """Values to check against the spec: every choice, or the bounds of a range."""
         if self.kind in ("choice", "grid"):
@@ -200,7 +211,26 @@ def _scheduler(raw: Any) -> tuple[str, dict]:
     name = str(name).lower()
     if name not in SCHEDULERS:
         raise SearchSpaceError(f"search.scheduler: unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}")
+    _check_scheduler_options(name, options)
     return name, options
+
+
+def _check_scheduler_options(name: str, options: dict) -> None:
+    """Options must be keyword arguments of the Ray Tune scheduler (ours set time_attr and the space)."""
+    if name == "none":
+        if options:
+            raise SearchSpaceError(f"search.scheduler none: takes no options, got {sorted(options)}")
+        return
+    import inspect
+
+    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+
+    cls = {"asha": ASHAScheduler, "pbt": PopulationBasedTraining}[name]
+    valid = set(inspect.signature(cls.__init__).parameters) - {"self", "time_attr", "metric", "mode",
+                                                                 "hyperparam_mutations"}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise SearchSpaceError(f"search.scheduler {name}: unknown option(s) {unknown}; valid: {', '.join(sorted(valid))}")
 
 
 def _positive_int(section: dict, key: str, default: int) -> int:
@@ -265,8 +295,9 @@ def parse_search(spec: ExperimentSpec) -> SearchConfig:
     if mode not in ("min", "max"):
         raise SearchSpaceError(f"search.mode: min or max, got {mode!r}")
     scheduler, options = _scheduler(section.get("scheduler", "asha"))
-    if scheduler == "pbt" and not any(d.kind != "grid" for d in dimensions):
-        raise SearchSpaceError("search.scheduler pbt: needs at least one non-grid dimension to mutate")
+    if scheduler == "pbt" and not any(d.numeric for d in dimensions):
+        raise SearchSpaceError("search.scheduler pbt: needs a numeric dimension to mutate (uniform, loguniform, "
+                               "randint or a choice of numbers, e.g. optim.g.lr: loguniform(1e-5, 1e-3))")
     resources = section.get("resources") or {}
     if not isinstance(resources, dict) or set(resources) - {"workers", "cpus_per_worker"}:
         raise SearchSpaceError(f"search.resources: only workers and cpus_per_worker (per trial), got {resources!r}")

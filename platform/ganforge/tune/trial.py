@@ -1,15 +1,21 @@
 """One Tune trial: a real ``ganforge train`` run (the same TorchTrainer and worker loop) driven
 from a Tune function trainable, with its own MLflow child run under the search's parent run.
 
-Train-in-Tune (Ray 2.60): the trial function builds a TorchTrainer whose RunConfig carries
-Train's ``TuneReportCallback``; Train's reports become Tune results. The Train run name is
-derived from the trial id, so a restored search (``--resume``) re-uses it and Ray Train
-continues that trial from its latest checkpoint instead of starting over.
+Train-in-Tune (Ray 2.60): the trial function builds a TorchTrainer and fits it. Train's
+``TuneReportCallback`` would forward metrics only (a checkpoint becomes a ``checkpoint_path``
+metric), but PBT needs Tune checkpoints to copy a donor's weights. So a Train callback here puts
+(metrics, checkpoint path) on a queue, ``fit`` runs in a thread, and the trial function reports
+each item with ``ray.tune.report(metrics, checkpoint=...)``. A trial that starts with a Tune
+checkpoint (a PBT exploit: the donor's; a resumed search: its own latest) trains a fresh Train
+run that continues from it (``resume_from``); the worker loop then takes the weights, moments and
+schedule position from the checkpoint and the hyperparameters from the (mutated) trial spec.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
+import uuid
 from typing import Any
 
 from ganforge import tracking
@@ -29,24 +35,55 @@ def trial_spec(base: dict, params: dict[str, Any], resources: dict[str, Any]) ->
     return spec_from_dict(document, source="trial spec")
 
 
-def _report_callback(metric: str, mode: str):
-    """Train's TuneReportCallback, filling in the worst value when a report lacks the metric
-    (a diverged trial reports status/error only; Tune rejects results without the metric)."""
-    from ray.tune.integration.ray_train import TuneReportCallback
+def _forwarding_callback(queue, metric: str, mode: str):
+    """A Train callback (it runs in Train's controller) putting rank 0's metrics and the
+    checkpoint path of every report on ``queue``. A report without the metric (a diverged
+    trial reports its status only) gets the worst value: Tune rejects results without it."""
+    from ray.train import UserCallback
 
     worst = math.inf if mode == "min" else -math.inf
 
-    class FillingReportCallback(TuneReportCallback):
+    class ForwardToTune(UserCallback):
         def after_report(self, run_context, metrics, checkpoint):
             first = dict(metrics[0])
             first.setdefault(metric, worst)
-            super().after_report(run_context, [first, *metrics[1:]], checkpoint)
+            queue.put((first, checkpoint.path if checkpoint else None))  # blocks until the trial took the last one
 
-    return FillingReportCallback()
+    return ForwardToTune()
+
+
+def fit_and_forward(trainer_for, metric: str, mode: str):
+    """Fit the trainer ``trainer_for(callbacks)`` builds while reporting its results to Tune
+    (with checkpoints) from this, the trial function's, thread; returns Train's Result."""
+    from ray import tune
+    from ray.util.queue import Empty, Queue
+
+    queue = Queue(maxsize=1, actor_options={"num_cpus": 0})
+    outcome: dict[str, Any] = {}
+
+    def fit():
+        try:
+            outcome["result"] = trainer_for([_forwarding_callback(queue, metric, mode)]).fit()
+        except BaseException as err:  # re-raised in the trial function's thread below
+            outcome["error"] = err
+
+    worker = threading.Thread(target=fit, name="ganforge-trial-fit", daemon=True)
+    worker.start()
+    while worker.is_alive() or not queue.empty():
+        try:
+            metrics, path = queue.get(timeout=1.0)
+        except Empty:
+            continue
+        tune.report(metrics, checkpoint=tune.Checkpoint(path) if path else None)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _child_run(spec: ExperimentSpec, uri: str, parent_run_id: str, trial_id: str, params: dict) -> str:
     """The trial's MLflow child run: re-used when a resumed search restarts the trial."""
+    from mlflow.entities import Param, RunTag
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
@@ -54,29 +91,15 @@ def _child_run(spec: ExperimentSpec, uri: str, parent_run_id: str, trial_id: str
     existing = client.search_runs([parent.info.experiment_id],
                                   f"tags.{TRIAL_TAG} = '{trial_id}' and tags.mlflow.parentRunId = '{parent_run_id}'")
     if existing:
-        client.update_run(existing[0].info.run_id, status="RUNNING")
-        return existing[0].info.run_id
+        run_id = existing[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+        # A PBT exploit restarts the trial with mutated values: params are immutable in MLflow, tags are not.
+        client.log_batch(run_id, tags=[RunTag(f"search.{k}.current", str(v)[:5000]) for k, v in params.items()])
+        return run_id
     run_id = tracking.create_run(spec, uri, tags={"mlflow.parentRunId": parent_run_id, TRIAL_TAG: trial_id,
                                                  SEARCH_TAG: parent.data.tags.get(SEARCH_TAG, "")})
-    client.log_batch(run_id, params=[__import__("mlflow").entities.Param(f"search.{k}", str(v)[:6000])
-                                     for k, v in params.items()])
+    client.log_batch(run_id, params=[Param(f"search.{k}", str(v)[:6000]) for k, v in params.items()])
     return run_id
-
-
-def build_trial_trainer(spec: ExperimentSpec, loop_config: dict, run_name: str, metric: str, mode: str):
-    """build_trainer's TorchTrainer with the Tune report callback added to its RunConfig."""
-    import dataclasses
-
-    from ray.train.torch import TorchTrainer
-
-    from ganforge.train.driver import build_trainer
-
-    trainer = build_trainer(spec, loop_config, run_name)
-    # build_trainer has no callbacks argument: rebuild with the same pieces plus the callback.
-    run_config = dataclasses.replace(trainer.run_config, callbacks=[_report_callback(metric, mode)])
-    return TorchTrainer(trainer.train_loop_per_worker, train_loop_config=loop_config,
-                        scaling_config=trainer.scaling_config, torch_config=trainer.backend_config,
-                        run_config=run_config)
 
 
 def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str, search_name: str,
@@ -85,17 +108,21 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     from mlflow.tracking import MlflowClient
     from ray import tune
 
+    from ganforge.train.driver import build_trainer, storage_root
+
     trial_id = tune.get_context().get_trial_id()
     spec = trial_spec(base, config, resources)
     run_id = _child_run(spec, tracking_uri, parent_run_id, trial_id, config)
-    run_name = f"{search_name}-{trial_id}"
+    # A fresh Train run each time the trial (re)starts: re-using a Train run name would resume
+    # that run's own checkpoint, but after a PBT exploit the trial must continue the donor's.
+    run_name = f"{search_name}-{trial_id}-{uuid.uuid4().hex[:6]}"
     client = MlflowClient(tracking_uri)
-    from ganforge.train.driver import storage_root
-
     client.set_tag(run_id, tracking.CHECKPOINT_TAG, os.path.join(storage_root(spec), run_name))
-    loop_config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": None}
+    start = tune.get_checkpoint()
+    resume_from = start.path if start is not None else None  # Tune storage is local or shared here
+    loop_config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": resume_from}
     try:
-        result = build_trial_trainer(spec, loop_config, run_name, metric, mode).fit()
+        result = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
