@@ -1,4 +1,5 @@
-"""``ganforge serve`` as a user types it: it prints the URL, serves, and stops on Ctrl-C (SIGINT)."""
+"""``ganforge serve`` and Ray's own ``serve run serving/config.yaml`` as users type them: the app
+comes up on 127.0.0.1, serves, and stops on Ctrl-C (SIGINT)."""
 from __future__ import annotations
 
 import os
@@ -24,7 +25,8 @@ def test_unknown_source_is_a_clean_user_error():
     assert "no/such/dir" in result.stderr and "models:/name/version" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
+def tiny_generator(directory: Path) -> Path:
+    """A checkpoint directory holding an untrained 32 px DCGAN generator."""
     from ganforge.config import ExperimentSpec
     from ganforge.models import build_models
     from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state
@@ -32,10 +34,28 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
     spec = ExperimentSpec(name="cli", data={"name": "digits"}, model={"name": "dcgan", "z_dim": 16, "options": {"ngf": 8, "ndf": 8}})
     generator, _ = build_models(spec.model, (1, 32, 32), 0)
     meta = {"img_shape": [1, 32, 32], "num_classes": 0}
-    checkpoint = atomic_save(generator_state(generator, spec.to_dict(), meta, step=1), tmp_path / "gen" / GENERATOR_FILE).parent
+    return atomic_save(generator_state(generator, spec.to_dict(), meta, step=1), directory / GENERATOR_FILE).parent
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process, timeout: float = 240) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        try:
+            return requests.get(f"{url}/healthz", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            time.sleep(2)
+    raise AssertionError(f"no /healthz at {url} (exit code {process.poll()})")
+
+
+def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
+    checkpoint = tiny_generator(tmp_path / "gen")
+    port = free_port()
     env = {**os.environ, "RAY_ADDRESS": ray_session, "PYTHONUNBUFFERED": "1"}  # join the session's Ray instead of starting one
     process = subprocess.Popen([*GANFORGE, "serve", str(checkpoint), "--port", str(port)], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -59,3 +79,35 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+def test_ray_serve_run_with_the_shipped_config(ray_session, tmp_path):
+    """`serve run serving/config.yaml` (Ray's CLI) with the models and port changed, from the repo root."""
+    import yaml
+
+    checkpoint = tiny_generator(tmp_path / "gen")
+    config = yaml.safe_load((REPO / "serving" / "config.yaml").read_text())
+    port = free_port()
+    config["http_options"]["port"] = port
+    config["applications"][0]["args"]["models"] = [str(checkpoint)]
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    serve_cli = Path(sys.executable).parent / "serve"
+    env = {**os.environ, "RAY_ADDRESS": ray_session}
+    log = tmp_path / "serve-run.log"
+    with open(log, "wb") as sink:  # a file, not a pipe: Serve logs enough to fill a pipe and block
+        process = subprocess.Popen([str(serve_cli), "run", str(path)], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            health = wait_healthy(url, process)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; serve run printed: {log.read_text()[-3000:]}") from None
+        assert health["models"] == ["gen"]
+        response = requests.post(f"{url}/v1/generate", json={"seed": 3, "n": 4, "format": "grid"}, timeout=60)
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -123,28 +123,24 @@ def test_tune_resume_keeps_finished_trials(ray_session, mlflow_uri, tmp_path):
 
 
 def test_pbt_exploit_continues_from_the_donors_checkpoint_with_its_own_lr(ray_session, mlflow_uri, tmp_path):
-    """Two concurrent trials, lr 1e-3 and 1e-6 (lr_g, mode max: 1e-6 is the poor one). At a
-    perturbation the poor trial takes the good one's checkpoint and config, and PBT mutates the lr:
-    the trial's Train run starts at the donor's step, and the lr it reports is the new value."""
+    """Two trials, lr 1e-3 and 1e-6 (metric lr_g, mode max: 1e-6 is the poor one), synchronous PBT
+    perturbing at Tune iteration 2 (step 20). The poor trial takes the good one's step-20
+    checkpoint and config, PBT moves its lr along the grid, and it continues from step 20 with the
+    new lr (not the lr saved in the donor's optimizer state)."""
     spec = write_spec(tmp_path, "tune-pbt", {
         "space": {"optim.g.lr": "grid(1e-3, 1e-6)"}, "metric": "lr_g", "mode": "max", "max_concurrent": 2,
-        "scheduler": {"name": "pbt", "perturbation_interval": 1, "quantile_fraction": 0.5,
-                      "resample_probability": 0.0}})
-    document = yaml.safe_load(spec.read_text())
-    document["train"].update(steps=50, checkpoint_every=10)
-    spec.write_text(yaml.safe_dump(document))
+        "scheduler": {"name": "pbt", "perturbation_interval": 2, "quantile_fraction": 0.5,
+                      "resample_probability": 0.0, "synch": True}})
     done = ganforge(["tune", str(spec)], ray_session)
     assert done.returncode == 0, done.stderr[-3000:]
     client, runs = children(mlflow_uri, outputs(done.stdout)["parent_run_id"])
-    assert len(runs) == 2
-    exploited = [r for r in runs if "ganforge.restored_from_step" in r.data.tags]
-    assert exploited, "no trial was restored from a donor's checkpoint"
-    run = exploited[0]
-    restored = int(run.data.tags["ganforge.restored_from_step"])
-    assert restored % 10 == 0 and 10 <= restored < 50
-    new_lr = float(run.data.tags["search.optim.g.lr.current"])
+    by_lr = {float(r.data.params["search.optim.g.lr"]): r for r in runs}
+    good, poor = by_lr[1e-3], by_lr[1e-6]
+    assert poor.data.tags["ganforge.restored_from_step"] == "20"
+    assert good.data.tags["ganforge.trial_id"] in poor.data.tags["ganforge.restored_from"]  # the donor's checkpoint
+    new_lr = float(poor.data.tags["search.optim.g.lr.current"])
     assert new_lr in (1e-3, 1e-6)  # PBT moved along the grid from the donor's 1e-3
-    after = [m for m in client.get_metric_history(run.info.run_id, "lr_g") if m.step > restored]
-    last = max(after, key=lambda m: (m.timestamp, m.step))
-    assert last.value == pytest.approx(new_lr)  # the mutated lr, not the donor's saved one
-    assert max(m.step for m in client.get_metric_history(run.info.run_id, "fid")) == 50
+    history = client.get_metric_history(poor.info.run_id, "lr_g")
+    last = max(history, key=lambda m: (m.timestamp, m.step))
+    assert last.step == 30 and last.value == pytest.approx(new_lr)
+    assert max(m.step for m in client.get_metric_history(poor.info.run_id, "fid")) == 30

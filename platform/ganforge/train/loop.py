@@ -26,15 +26,16 @@ from ganforge.train.step import NonFiniteLossError
 DIVERGED = "diverged"
 
 
-def _restore_point(config: dict) -> dict | None:
-    """The checkpoint to continue from: Ray's (after a worker failure) wins over --resume."""
+def _restore_point(config: dict) -> tuple[dict | None, str | None]:
+    """(checkpoint, where it came from) to continue from: Ray's (after a worker failure) wins
+    over ``resume_from`` (--resume, or the Tune checkpoint a trial restarts from)."""
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            return load_checkpoint(directory)
+            return load_checkpoint(directory), checkpoint.path
     if config.get("resume_from"):
-        return load_checkpoint(config["resume_from"])
-    return None
+        return load_checkpoint(config["resume_from"]), str(config["resume_from"])
+    return None, None
 
 
 def _report(modules, step: int, spec_dict: dict, meta: dict, metrics: dict, rank: int) -> None:
@@ -65,13 +66,13 @@ def train_loop_per_worker(config: dict) -> None:
     meta = {"img_shape": list(dataset.img_shape), "num_classes": int(dataset.num_classes)}
     modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world, device)
     step_fn = build_step(spec, modules, rank, world, device)
-    payload = _restore_point(config)
+    payload, source = _restore_point(config)
     start = restore(modules, payload) if payload else 0
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world, spec.data.num_workers,
                          prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False))
     stream.seek(start * spec.loss.n_critic)
     spec_dict = spec.to_dict()
-    reporter = Rank0Reporter(spec, config, meta, modules, device, start) if rank == 0 else None
+    reporter = Rank0Reporter(spec, config, meta, modules, device, start, source) if rank == 0 else None
     train = spec.train
     for step in range(start, train.steps):
         batches = [stream.next() for _ in range(spec.loss.n_critic)]

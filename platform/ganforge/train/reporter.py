@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import torch
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 from ray.experimental import tqdm_ray
 
@@ -19,15 +20,16 @@ from ganforge.train.setup import sampling_generator
 class Rank0Reporter:
     """Called by the worker loop on rank 0 after every step."""
 
-    def __init__(self, spec, config: dict, meta: dict, modules, device, start_step: int):
+    def __init__(self, spec, config: dict, meta: dict, modules, device, start_step: int, source: str | None = None):
         self.spec, self.meta, self.modules, self.device = spec, meta, modules, device
         self.run_id = config["run_id"]
         self.tracking_uri = config["tracking_uri"]
         self.client = MlflowClient(self.tracking_uri)
         self.bar = tqdm_ray.tqdm(total=spec.train.steps, desc="training", unit="step")
         self.bar.update(start_step)
-        if start_step:  # a resume or a recovery from a worker failure
-            self.client.set_tag(self.run_id, "ganforge.restored_from_step", str(start_step))
+        if start_step:  # a resume, a recovery from a worker failure, or a Tune trial's restart
+            self.client.log_batch(self.run_id, tags=[RunTag("ganforge.restored_from_step", str(start_step)),
+                                                     RunTag("ganforge.restored_from", str(source)[:5000])])
         self.sums: dict[str, float] = {}
         self.count = 0
         self.images_per_step = spec.train.batch_size * spec.loss.n_critic
