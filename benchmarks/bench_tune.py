@@ -26,7 +26,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def bench_spec(root: str, lrs: list[float], steps: int, every: int, scheduler: str, n: int):
+def bench_spec(root: str, lrs: list[float], steps: int, every: int, scheduler: str, n: int,
+               reduction_factor: int = 3, grace_period: int = 1):
     from ganforge.config import spec_from_dict
 
     grid = "grid(" + ", ".join(repr(lr) for lr in lrs) + ")"
@@ -41,7 +42,8 @@ def bench_spec(root: str, lrs: list[float], steps: int, every: int, scheduler: s
         "tracking": {"experiment": "bench-tune", "tracking_uri": f"sqlite:///{root}/mlflow.db"},
         "search": {"space": {"optim.g.lr": grid},
                    "metric": "fid", "mode": "min",
-                   "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2} if scheduler == "asha" else "none"},
+                   "scheduler": {"name": "asha", "grace_period": grace_period, "reduction_factor": reduction_factor}
+                   if scheduler == "asha" else "none"},
     })
 
 
@@ -67,10 +69,13 @@ def measure(spec) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lrs", default="1e-4,3e-4,1e-3,3e-3", help="generator learning rates (the grid)")
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--lrs", default="3e-5,1e-4,2e-4,5e-4,1e-3,2e-3,5e-3,1e-2",
+                        help="generator learning rates (the grid)")
+    parser.add_argument("--steps", type=int, default=180)
     parser.add_argument("--every", type=int, default=20, help="checkpoint/eval interval (one Tune iteration)")
     parser.add_argument("--n", type=int, default=200, help="samples per FID evaluation")
+    parser.add_argument("--reduction-factor", type=int, default=3, help="ASHA's eta: 1/eta of a rung is promoted")
+    parser.add_argument("--grace-period", type=int, default=1, help="ASHA's first rung (Tune iterations)")
     args = parser.parse_args()
     import ray
 
@@ -81,10 +86,12 @@ def main() -> None:
     rows = {}
     with tempfile.TemporaryDirectory() as root:
         for scheduler in ("none", "asha"):
-            rows[scheduler] = measure(bench_spec(root, lrs, args.steps, args.every, scheduler, args.n))
+            rows[scheduler] = measure(bench_spec(root, lrs, args.steps, args.every, scheduler, args.n,
+                                                 args.reduction_factor, args.grace_period))
     ray.shutdown()
     full, asha = rows["none"], rows["asha"]
-    print(f"\ngrid: g lr in {lrs}; {args.steps} steps/trial, one Tune iteration = {args.every} steps; FID domain:digits n={args.n}")
+    print(f"\ngrid: g lr in {lrs}; {args.steps} steps/trial, one Tune iteration = {args.every} steps; "
+          f"FID domain:digits n={args.n}; ASHA grace {args.grace_period}, reduction factor {args.reduction_factor}")
     print(f"{'search':<8} {'trials':>6} {'trial-steps':>11} {'best fid':>9} {'best final fid':>15} {'wall s':>7}")
     for name, row in (("full", full), ("asha", asha)):
         print(f"{name:<8} {row['trials']:>6} {row['trial_steps']:>11} {row['best_fid']:>9.3f} "

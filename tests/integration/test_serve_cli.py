@@ -53,6 +53,21 @@ def wait_healthy(url: str, process, timeout: float = 240) -> dict:
     raise AssertionError(f"no /healthz at {url} (exit code {process.poll()})")
 
 
+def generates_then_stops_on_ctrl_c(url: str, process, body: dict) -> None:
+    """A PNG from POST /v1/generate, then SIGINT stops the server cleanly."""
+    response = requests.post(f"{url}/v1/generate", json=body, timeout=60)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 0
+
+
+def kill_if_running(process) -> None:
+    """The server we started, if a failed assertion left it running."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
     checkpoint = tiny_generator(tmp_path / "gen")
     port = free_port()
@@ -71,14 +86,9 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
                 break
         assert any(f"serving at http://127.0.0.1:{port}/" in line for line in lines), "".join(lines)[-3000:]
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()["models"] == ["gen"]
-        response = requests.post(f"http://127.0.0.1:{port}/v1/generate", json={"seed": 1}, timeout=60)
-        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 0
+        generates_then_stops_on_ctrl_c(f"http://127.0.0.1:{port}", process, {"seed": 1})
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        kill_if_running(process)
 
 
 def test_ray_serve_run_with_the_shipped_config(ray_session, tmp_path):
@@ -97,17 +107,13 @@ def test_ray_serve_run_with_the_shipped_config(ray_session, tmp_path):
     log = tmp_path / "serve-run.log"
     with open(log, "wb") as sink:  # a file, not a pipe: Serve logs enough to fill a pipe and block
         process = subprocess.Popen([str(serve_cli), "run", str(path)], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         try:
             health = wait_healthy(url, process)
         except AssertionError as err:
             raise AssertionError(f"{err}; serve run printed: {log.read_text()[-3000:]}") from None
         assert health["models"] == ["gen"]
-        response = requests.post(f"{url}/v1/generate", json={"seed": 3, "n": 4, "format": "grid"}, timeout=60)
-        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 0
+        generates_then_stops_on_ctrl_c(url, process, {"seed": 3, "n": 4, "format": "grid"})
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_if_running(process)
