@@ -5,13 +5,13 @@ Train-in-Tune path on a local Ray instance; the only difference is the scheduler
 trial-steps used (compute) and best FID reached, and ASHA/full ratios. Target from issue 4:
 ASHA within 5% of the full search's best metric at <= 40% of its compute.
 
-Measured 2026-11-23 on the shared 2-core box (`--n 100`, another search running beside it, so
-wall time is not comparable): full 4 trials / 240 trial-steps / best FID 97.680; ASHA 4 trials /
-120 trial-steps / best FID 97.680 (best final FID 97.978 vs 97.718): compute 0.50, best FID 1.000.
-The 40 % compute target needs more trials or rungs than this 4 x 3-iteration grid has.
+Measured 2026-11-23 on the 2-core box (defaults: 8 lrs x 180 steps, 9 Tune iterations, ASHA
+grace 1 / eta 3; a zoo benchmark ran beside it, so wall time is not comparable): full 8 trials /
+1440 trial-steps / best FID 94.414; ASHA 8 trials / 320 trial-steps / best FID 97.740: compute
+0.22, best FID 1.035 (target: <= 0.40 and within 5%).
 
-    python benchmarks/bench_tune.py                  # 4 lrs x 60 steps (~6-8 min on 2 cores)
-    python benchmarks/bench_tune.py --lrs 1e-4,3e-4,1e-3,3e-3,1e-2,3e-5 --steps 100
+    python benchmarks/bench_tune.py                  # ~15 min on 2 cores
+    python benchmarks/bench_tune.py --lrs 1e-4,1e-3,1e-2 --steps 60 --reduction-factor 2
 """
 from __future__ import annotations
 
