@@ -73,6 +73,12 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     is rebuilt from the spec on load, never unpickled.
     """
 
+    def __getstate__(self):
+        # MLflow calls load_context/predict on the input example before pickling this object:
+        # the loaded generator must not be pickled with it (the weights are the artifact, and
+        # spectral-norm parametrized modules refuse to pickle).
+        return {key: value for key, value in self.__dict__.items() if key != "generator"}
+
     def load_context(self, context):
         from ganforge.sampling import generator_from_payload
         from ganforge.train.checkpoint import load_checkpoint
