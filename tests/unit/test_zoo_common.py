@@ -16,7 +16,7 @@ UNCONDITIONAL = {"realnessgan", "fastgan"}
 ZOO = [
     ("sngan", {"g_ch": 4, "d_ch": 4}, 32, "hinge", []),
     ("sngan", {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 4, "minibatch_dim": 3}, 64, "ralsgan", []),
-    ("dcgan-mbd", {"ngf": 4, "ndf": 4, "minibatch_kernels": 4, "minibatch_dim": 3}, 16, "non-saturating", []),
+    ("dcgan", {"ngf": 4, "ndf": 4, "minibatch_kernels": 4, "minibatch_dim": 3}, 16, "non-saturating", []),
     ("biggan", {"g_ch": 4, "d_ch": 4, "shared_dim": 8, "attn_res": 16}, 32, "hinge",
      [{"name": "orthogonal", "weight": 1e-4}]),
     ("biggan", {"g_ch": 2, "d_ch": 2, "shared_dim": 8, "attn_res": 32}, 64, "rasgan", []),

@@ -30,7 +30,7 @@ def test_identical_batch_is_recognised():
     assert torch.allclose(same, torch.full_like(same, 4.0)) and (diverse < same).all()
 
 
-@pytest.mark.parametrize("name,options", [("dcgan-mbd", {"ngf": 4, "ndf": 4, "minibatch_kernels": 3}),
+@pytest.mark.parametrize("name,options", [("dcgan", {"ngf": 4, "ndf": 4, "minibatch_kernels": 3}),
                                           ("sngan", {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 3})])
 def test_d_output_depends_on_the_rest_of_the_batch(name, options):
     _, D = build_models(ModelSpec(name=name, options=options), (3, 32, 32), 0)

@@ -1,6 +1,7 @@
 """DCGAN (Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep
 Convolutional GANs"), with spectral normalisation as an option on D and G (SN-DCGAN, Miyato et
-al. 2018) and a conditional variant (label embedding into G, projection head on D).
+al. 2018), a conditional variant (label embedding into G, projection head on D) and minibatch
+discrimination before D's head (Salimans et al. 2016; ``minibatch_kernels``, models/minibatch.py).
 
 G: latent -> 4x4 by a transposed conv, then x2 transposed-conv blocks up to the resolution
 (any power of two >= 8: 32 and 64 px are the paper's), BatchNorm + ReLU, tanh output.
@@ -17,6 +18,7 @@ from torch import nn
 
 from ganforge.models import MODELS
 from ganforge.models.layers import ProjectionHead, init_weights_dcgan, label_input, maybe_sn, norm_2d
+from ganforge.models.minibatch import MinibatchDiscrimination
 
 
 class DCGANOptions(BaseModel):
@@ -28,6 +30,8 @@ class DCGANOptions(BaseModel):
     d_norm: Literal["batch", "layer", "instance", "none"] = Field("batch", description="normalisation in D (use none/layer with gradient penalty)")
     g_norm: Literal["batch", "layer", "instance", "none"] = Field("batch", description="normalisation in G")
     embed_dim: int = Field(32, ge=1, description="label embedding size of a conditional G")
+    minibatch_kernels: int = Field(0, ge=0, description="minibatch-discrimination kernels before D's head (0: off; paper: 100)")
+    minibatch_dim: int = Field(5, ge=1, description="dimension of each minibatch-discrimination kernel (paper: 5)")
 
 
 def _levels(resolution: int) -> int:
@@ -79,16 +83,19 @@ class DCGANDiscriminator(nn.Module):
                        norm_2d(opts.d_norm, width * 2), nn.LeakyReLU(0.2, True)]
             width *= 2
         self.trunk = nn.Sequential(*layers, nn.Flatten())
-        self.head = ProjectionHead(width * 16, num_classes, sn)
+        kernels = opts.minibatch_kernels
+        self.mbd = MinibatchDiscrimination(width * 16, kernels, opts.minibatch_dim) if kernels else None
+        self.head = ProjectionHead(width * 16 + kernels, num_classes, sn)
         self.apply(init_weights_dcgan)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.trunk(x), y)
+        h = self.trunk(x)
+        return self.head(self.mbd(h) if self.mbd is not None else h, y)
 
 
 @MODELS.register("dcgan")
 class DCGAN:
-    """DCGAN, 32/64 px, optional spectral norm (SN-DCGAN) and class conditioning."""
+    """DCGAN, 32/64 px, optional spectral norm (SN-DCGAN), class conditioning, minibatch discrimination."""
 
     Options = DCGANOptions
 

@@ -7,21 +7,14 @@ DDP: the sum over j runs over the *global* batch (M is all-gathered with the dif
 collective), so 2 workers x B compute what 1 worker x 2B does. Each D call (real, fake) is its
 own minibatch, as in the paper's code.
 
-Usable with SNGAN (``sngan`` option ``minibatch_kernels``) and with DCGAN through the
-``dcgan-mbd`` family registered here (DCGAN's options plus ``minibatch_kernels``/``minibatch_dim``),
-since dcgan.py is not changed by this module.
+A discriminator option of DCGAN and SNGAN: ``minibatch_kernels`` (0: off) and ``minibatch_dim``.
 """
 from __future__ import annotations
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
-from pydantic import Field
 from torch import nn
-
-from ganforge.models import MODELS
-from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator, DCGANOptions
-from ganforge.models.layers import ProjectionHead
 
 
 def gather_batch(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -45,36 +38,3 @@ class MinibatchDiscrimination(nn.Module):
         dist_l1 = (m[:, None] - everyone[None]).abs().sum(dim=3)  # [B, world*B, K]
         closeness = torch.exp(-dist_l1).sum(dim=1) - 1.0  # leave out j == i (exp(0) = 1)
         return torch.cat([h, closeness], dim=1)
-
-
-class DCGANMBDOptions(DCGANOptions):
-    minibatch_kernels: int = Field(50, ge=1, description="minibatch-discrimination kernels B (paper: 100)")
-    minibatch_dim: int = Field(5, ge=1, description="dimension C of each kernel (paper: 5)")
-
-
-class DCGANMBDDiscriminator(nn.Module):
-    """DCGAN trunk -> minibatch discrimination -> linear/projection head."""
-
-    def __init__(self, img_shape, num_classes: int, opts: DCGANMBDOptions):
-        super().__init__()
-        base = DCGANDiscriminator(img_shape, num_classes, opts)
-        features = base.head.linear.in_features
-        self.trunk = base.trunk
-        self.mbd = MinibatchDiscrimination(features, opts.minibatch_kernels, opts.minibatch_dim)
-        self.head = ProjectionHead(features + opts.minibatch_kernels, num_classes, opts.spectral_norm_d)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.mbd(self.trunk(x)), y)
-
-
-@MODELS.register("dcgan-mbd")
-class DCGANMinibatch:
-    """DCGAN with minibatch discrimination before D's head (Salimans et al. 2016)."""
-
-    Options = DCGANMBDOptions
-
-    @staticmethod
-    def build(spec, img_shape, num_classes):
-        opts = DCGANMBDOptions(**spec.options)
-        return (DCGANGenerator(spec.z_dim, img_shape, num_classes, opts),
-                DCGANMBDDiscriminator(img_shape, num_classes, opts))
