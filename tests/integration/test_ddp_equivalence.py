@@ -1,8 +1,10 @@
 """One update with 2 Ray Train workers x batch B equals one update with 1 worker x batch 2B.
 
 For every loss (gradient penalty included), R1, spectral norm on, BatchNorm in G and D
-(cross-replica under DDP), class conditioning and DiffAugment: parameters after two steps are
-allclose. Two TorchTrainer fits (1 and 2 workers) run all cases, to pay Ray's start-up once.
+(cross-replica under DDP), class conditioning and DiffAugment, and every zoo family (SNGAN,
+BigGAN with attention and orthogonal regularisation, minibatch discrimination over the global
+batch, StyleGAN-lite, RealnessGAN, FastGAN's decoders, InfoGAN's Q head): parameters after two
+steps are allclose. Two TorchTrainer fits (1 and 2 workers) run all cases, to pay Ray's start-up once.
 """
 from __future__ import annotations
 
@@ -23,6 +25,26 @@ CASES = {
     "r1-diffaugment": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
                        "augment": {"diffaugment": "color,translation,cutout"}, "model": {"options": SMALL}},
 }
+# The zoo at tiny sizes (z_dim 20 splits into BigGAN's chunks); "res" is the image size of a case.
+ZOO = {"z_dim": 20}
+CASES.update({
+    "sngan-cond-hinge": {"res": 32, "loss": {"name": "hinge"},
+                         "model": {**ZOO, "name": "sngan", "conditional": True, "options": {"g_ch": 4, "d_ch": 4}}},
+    "sngan-minibatch-ralsgan": {"res": 32, "loss": {"name": "ralsgan"},
+                                "model": {**ZOO, "name": "sngan", "options": {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 4}}},
+    "dcgan-minibatch": {"model": {**ZOO, "options": {**SMALL, "minibatch_kernels": 4, "minibatch_dim": 3}}},
+    "biggan-orthogonal": {"res": 32, "loss": {"name": "hinge"},
+                          "model": {**ZOO, "name": "biggan", "conditional": True,
+                                    "options": {"g_ch": 4, "d_ch": 4, "shared_dim": 8, "attn_res": 16}}},
+    "stylegan-lite-r1": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
+                         "model": {**ZOO, "name": "stylegan-lite", "options": {"ngf": 4, "ndf": 4, "w_dim": 8}}},
+    "realnessgan": {"loss": {"name": "realness"},
+                    "model": {**ZOO, "name": "realnessgan", "options": {"ngf": 4, "ndf": 4, "num_outcomes": 5}}},
+    "fastgan-reconstruction": {"res": 32, "loss": {"name": "hinge"},
+                               "model": {**ZOO, "name": "fastgan", "options": {"ngf": 2, "ndf": 2, "sle_ratio": 8,
+                                                                               "decoder_res": 16}}},
+    "infogan": {"model": {**ZOO, "name": "infogan", "options": {"ngf": 4, "ndf": 4, "n_categories": 3, "n_cont": 2}}},
+})
 GLOBAL_BATCH = 8
 STEPS = 2
 
@@ -36,14 +58,16 @@ def _worker(config):
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(1)
-    generator = torch.Generator().manual_seed(123)
-    real = torch.rand(STEPS * 2, GLOBAL_BATCH, 1, 16, 16, generator=generator) * 2 - 1
-    labels = torch.randint(0, 10, (STEPS * 2, GLOBAL_BATCH), generator=generator)
     results = {}
     for name, document in config["cases"].items():
-        spec = ExperimentSpec(**document, train={"batch_size": GLOBAL_BATCH, "ema": 0.9},
+        document = dict(document)
+        res = document.pop("res", 16)
+        generator = torch.Generator().manual_seed(123)  # the same global batches on every rank
+        real = torch.rand(STEPS * 2, GLOBAL_BATCH, 1, res, res, generator=generator) * 2 - 1
+        labels = torch.randint(0, 10, (STEPS * 2, GLOBAL_BATCH), generator=generator)
+        spec = ExperimentSpec(**document, data={"resolution": res}, train={"batch_size": GLOBAL_BATCH, "ema": 0.9},
                               scaling={"workers": world})
-        modules = build_modules(spec, (1, 16, 16), 10, world)
+        modules = build_modules(spec, (1, res, res), 10, world)
         step = build_step(spec, modules, rank, world)
         for t in range(STEPS):
             batches = [(real[2 * t + k, rank::world], labels[2 * t + k, rank::world]) for k in range(spec.loss.n_critic)]
