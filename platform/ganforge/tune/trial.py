@@ -24,6 +24,7 @@ from ganforge.tune.space import apply_params
 
 TRIAL_TAG = "ganforge.trial_id"
 SEARCH_TAG = "ganforge.search"
+STOPPED_TAG = "ganforge.stopped_early"
 
 
 def trial_spec(base: dict, params: dict[str, Any], resources: dict[str, Any]) -> ExperimentSpec:
@@ -93,6 +94,8 @@ def _child_run(spec: ExperimentSpec, uri: str, parent_run_id: str, trial_id: str
     if existing:
         run_id = existing[0].info.run_id
         client.update_run(run_id, status="RUNNING")
+        if STOPPED_TAG in existing[0].data.tags:  # a paused (PBT) or interrupted trial goes on
+            client.delete_tag(run_id, STOPPED_TAG)
         # A PBT exploit restarts the trial with mutated values: params are immutable in MLflow, tags are not.
         client.log_batch(run_id, tags=[RunTag(f"search.{k}.current", str(v)[:5000]) for k, v in params.items()])
         return run_id
@@ -123,6 +126,10 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     loop_config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": resume_from}
     try:
         result = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
+    except SystemExit:  # how ray.tune.report ends a trial the scheduler stopped (ASHA, PBT pause)
+        client.set_tag(run_id, STOPPED_TAG, "true")
+        client.set_terminated(run_id, status="KILLED")
+        raise
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
