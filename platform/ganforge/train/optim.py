@@ -56,7 +56,7 @@ class ExponentialOptions(_Options):
     gamma: float = Field(0.999, gt=0, le=1, description="factor applied every step")
 
 
-class CosineOptions(_Options):
+class DecayOptions(_Options):
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="final lr as a fraction of the initial lr")
 
 
@@ -103,7 +103,7 @@ class ExponentialSchedule:
 class CosineSchedule:
     """Cosine annealing over the whole run (Loshchilov & Hutter 2017, no restarts)."""
 
-    Options = CosineOptions
+    Options = DecayOptions
 
     @staticmethod
     def build(optimizer, options, total_steps):
@@ -115,7 +115,7 @@ class CosineSchedule:
 class LinearSchedule:
     """Linear decay from the lr to min_lr_ratio x lr over the run (SNGAN's and BigGAN's schedule)."""
 
-    Options = CosineOptions  # the same single knob: where the decay ends
+    Options = DecayOptions
 
     @staticmethod
     def build(optimizer, options, total_steps):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ganforge import tracking
 from ganforge.config import ExperimentSpec
-from ganforge.tune.space import SearchConfig, parse_search, trial_iterations
+from ganforge.tune.space import SearchConfig, parse_search, scheduler_class, trial_iterations
 from ganforge.tune.trial import SEARCH_TAG, STOPPED_TAG, run_trial, trial_spec
 
 TUNE_CPU_PER_TRIAL = 0.01  # the trial driver only waits on its TorchTrainer (0 raises in Tune)
@@ -51,8 +51,6 @@ def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
     and a mutated optimizer name or architecture would not fit the copied state. Categorical
     dimensions are sampled once per trial (and copied from donors with their checkpoints).
     """
-    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
-
     options = dict(search.scheduler_options)
     if search.scheduler == "asha":
         # One past the last report: at max_t ASHA would STOP the trial, and Tune then kills the trial
@@ -61,11 +59,11 @@ def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
         options.setdefault("max_t", trial_iterations(spec) + 1)
         options.setdefault("grace_period", 1)
         options.setdefault("reduction_factor", 2)
-        return ASHAScheduler(time_attr="training_iteration", **options)
+        return scheduler_class("asha")(time_attr="training_iteration", **options)
     if search.scheduler == "pbt":
         mutations = {d.key: d.mutation() for d in search.dimensions if d.numeric}
         options.setdefault("perturbation_interval", max(1, trial_iterations(spec) // 4))
-        return PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations, **options)
+        return scheduler_class("pbt")(time_attr="training_iteration", hyperparam_mutations=mutations, **options)
     return None
 
 

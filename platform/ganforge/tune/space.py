@@ -215,6 +215,13 @@ def _scheduler(raw: Any) -> tuple[str, dict]:
     return name, options
 
 
+def scheduler_class(name: str):
+    """The Ray Tune scheduler class behind ``search.scheduler`` ``asha`` or ``pbt``."""
+    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+
+    return {"asha": ASHAScheduler, "pbt": PopulationBasedTraining}[name]
+
+
 def _check_scheduler_options(name: str, options: dict) -> None:
     """Options must be keyword arguments of the Ray Tune scheduler (ours set time_attr and the space)."""
     if name == "none":
@@ -223,10 +230,7 @@ def _check_scheduler_options(name: str, options: dict) -> None:
         return
     import inspect
 
-    from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
-
-    cls = {"asha": ASHAScheduler, "pbt": PopulationBasedTraining}[name]
-    valid = set(inspect.signature(cls.__init__).parameters) - {"self", "time_attr", "metric", "mode",
+    valid = set(inspect.signature(scheduler_class(name).__init__).parameters) - {"self", "time_attr", "metric", "mode",
                                                                  "hyperparam_mutations"}
     unknown = sorted(set(options) - valid)
     if unknown:
