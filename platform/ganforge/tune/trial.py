@@ -82,27 +82,45 @@ def fit_and_forward(trainer_for, metric: str, mode: str):
     return outcome["result"]
 
 
-def _child_run(spec: ExperimentSpec, uri: str, parent_run_id: str, trial_id: str, params: dict) -> str:
+def _existing_child_run(client, parent, trial_id: str):
+    """The trial's child run from an earlier session of this search, or None."""
+    found = client.search_runs([parent.info.experiment_id],
+                               f"tags.{TRIAL_TAG} = '{trial_id}' and tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    return found[0] if found else None
+
+
+def _child_run(spec: ExperimentSpec, client, parent, existing, trial_id: str, params: dict) -> str:
     """The trial's MLflow child run: re-used when a resumed search restarts the trial."""
     from mlflow.entities import Param, RunTag
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(uri)
-    parent = client.get_run(parent_run_id)
-    existing = client.search_runs([parent.info.experiment_id],
-                                  f"tags.{TRIAL_TAG} = '{trial_id}' and tags.mlflow.parentRunId = '{parent_run_id}'")
-    if existing:
-        run_id = existing[0].info.run_id
+    if existing is not None:
+        run_id = existing.info.run_id
         client.update_run(run_id, status="RUNNING")
-        if STOPPED_TAG in existing[0].data.tags:  # a paused (PBT) or interrupted trial goes on
+        if STOPPED_TAG in existing.data.tags:  # a paused (PBT) or interrupted trial goes on
             client.delete_tag(run_id, STOPPED_TAG)
         # A PBT exploit restarts the trial with mutated values: params are immutable in MLflow, tags are not.
         client.log_batch(run_id, tags=[RunTag(f"search.{k}.current", str(v)[:5000]) for k, v in params.items()])
         return run_id
-    run_id = tracking.create_run(spec, uri, tags={"mlflow.parentRunId": parent_run_id, TRIAL_TAG: trial_id,
-                                                 SEARCH_TAG: parent.data.tags.get(SEARCH_TAG, "")})
+    run_id = tracking.create_run(spec, client.tracking_uri, tags={
+        "mlflow.parentRunId": parent.info.run_id, TRIAL_TAG: trial_id, SEARCH_TAG: parent.data.tags.get(SEARCH_TAG, "")})
     client.log_batch(run_id, params=[Param(f"search.{k}", str(v)[:6000]) for k, v in params.items()])
     return run_id
+
+
+def _report_finished(run) -> None:
+    """Hand Tune the final result of a trial whose training finished in an earlier session.
+
+    Tune records a trial's end asynchronously: a search interrupted just after a trial finished
+    can restore that trial as unfinished, with an older checkpoint. Re-training it would only
+    repeat steps (and their MLflow points); its final metrics and checkpoint are already stored.
+    """
+    from ray import tune
+
+    from ganforge.train.driver import latest_ray_checkpoint
+
+    ray_dir = run.data.tags.get(tracking.CHECKPOINT_TAG)
+    latest = latest_ray_checkpoint(ray_dir) if ray_dir else None
+    tune.report(dict(run.data.metrics), checkpoint=tune.Checkpoint(str(latest)) if latest else None)
 
 
 def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str, search_name: str,
@@ -115,11 +133,16 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
 
     trial_id = tune.get_context().get_trial_id()
     spec = trial_spec(base, config, resources)
-    run_id = _child_run(spec, tracking_uri, parent_run_id, trial_id, config)
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(parent_run_id)
+    existing = _existing_child_run(client, parent, trial_id)
+    if existing is not None and existing.info.status == "FINISHED":
+        _report_finished(existing)
+        return
+    run_id = _child_run(spec, client, parent, existing, trial_id, config)
     # A fresh Train run each time the trial (re)starts: re-using a Train run name would resume
     # that run's own checkpoint, but after a PBT exploit the trial must continue the donor's.
     run_name = f"{search_name}-{trial_id}-{uuid.uuid4().hex[:6]}"
-    client = MlflowClient(tracking_uri)
     client.set_tag(run_id, tracking.CHECKPOINT_TAG, os.path.join(storage_root(spec), run_name))
     start = tune.get_checkpoint()
     resume_from = start.path if start is not None else None  # Tune storage is local or shared here

@@ -1,0 +1,70 @@
+"""The trial function's restart decisions, without a Ray cluster (Tune's calls are faked)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ganforge import tracking
+from ganforge.tune import trial as trial_module
+
+
+@pytest.fixture
+def fake_tune(monkeypatch):
+    """ray.tune's context/report/get_checkpoint as a trial function sees them; reports recorded."""
+    from ray import tune
+
+    reports = []
+    monkeypatch.setattr(tune, "get_context", lambda: SimpleNamespace(get_trial_id=lambda: "trial_0"))
+    monkeypatch.setattr(tune, "report", lambda metrics, checkpoint=None: reports.append((metrics, checkpoint)))
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: None)
+    return reports
+
+
+def test_a_trial_that_finished_before_the_interruption_is_not_trained_again(mlflow_uri, tmp_path, fake_tune,
+                                                                            monkeypatch):
+    """Tune can restore a finished trial as unfinished (it records ends asynchronously); the
+    trial then reports the child run's final metrics and newest checkpoint instead of training."""
+    client = MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("search")
+    parent = client.create_run(experiment).info.run_id
+    child = client.create_run(experiment, tags={"mlflow.parentRunId": parent, trial_module.TRIAL_TAG: "trial_0"})
+    run_id = child.info.run_id
+    for step, fid in [(10, 80.0), (20, 60.0), (30, 50.0)]:
+        client.log_metric(run_id, "fid", fid, step=step)
+    train_dir = tmp_path / "ray" / "search-trial_0-abc"
+    for name in ("checkpoint_2026-01-01_00-00-01", "checkpoint_2026-01-01_00-00-09"):
+        (train_dir / name).mkdir(parents=True)
+        (train_dir / name / "checkpoint.pt").write_bytes(b"x")
+    client.set_tag(run_id, tracking.CHECKPOINT_TAG, str(train_dir))
+    client.set_terminated(run_id, "FINISHED")
+    monkeypatch.setattr(trial_module, "fit_and_forward", lambda *a, **k: pytest.fail("the finished trial trained again"))
+
+    trial_module.run_trial({"optim.g.lr": 1e-3}, base={"name": "t", "data": {"name": "digits"}}, parent_run_id=parent,
+                           tracking_uri=mlflow_uri, search_name="search", metric="fid", mode="min", resources={})
+
+    [(metrics, checkpoint)] = fake_tune
+    assert metrics["fid"] == 50.0
+    assert checkpoint.path.endswith("checkpoint_2026-01-01_00-00-09")
+    assert [m.step for m in client.get_metric_history(run_id, "fid")] == [10, 20, 30]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_an_interrupted_trial_trains_on_in_its_own_child_run(mlflow_uri, fake_tune, monkeypatch):
+    client = MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("search")
+    parent = client.create_run(experiment).info.run_id
+    child = client.create_run(experiment, tags={"mlflow.parentRunId": parent, trial_module.TRIAL_TAG: "trial_0",
+                                                trial_module.STOPPED_TAG: "true"})
+    client.set_terminated(child.info.run_id, "KILLED")
+    fitted = []
+    monkeypatch.setattr(trial_module, "fit_and_forward", lambda *a, **k: fitted.append(a) or SimpleNamespace(metrics={}))
+
+    trial_module.run_trial({"optim.g.lr": 2e-3}, base={"name": "t", "data": {"name": "digits"}}, parent_run_id=parent,
+                           tracking_uri=mlflow_uri, search_name="search", metric="fid", mode="min", resources={})
+
+    assert len(fitted) == 1 and not fake_tune
+    run = client.get_run(child.info.run_id)
+    assert run.info.status == "FINISHED" and trial_module.STOPPED_TAG not in run.data.tags
+    assert run.data.tags["search.optim.g.lr.current"] == "0.002"
