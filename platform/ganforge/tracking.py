@@ -18,7 +18,8 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from ganforge import __version__
-from ganforge.config import ExperimentSpec, flatten
+from ganforge.config import ExperimentSpec
+from ganforge.documents import flatten
 
 CHECKPOINT_TAG = "ganforge.checkpoint_root"
 ERROR_TAG = "ganforge.error"  # set by rank 0 when training stops on a non-finite loss

@@ -14,7 +14,7 @@ EXTRACTOR_HELP = ("auto, inception, inception:port, domain:<data set>, clip (def
 
 def _key_values(pairs: list[str] | None, what: str) -> dict[str, Any]:
     """["kid_subsets=50"] -> {"kid_subsets": 50} (values read as YAML)."""
-    from ganforge.config import SpecError, parse_override
+    from ganforge.documents import SpecError, parse_override
 
     out: dict[str, Any] = {}
     for text in pairs or []:

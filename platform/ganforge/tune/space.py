@@ -32,8 +32,9 @@ from typing import Any
 
 import yaml
 
-from ganforge.config import ExperimentSpec, NotASectionError, SpecError, spec_from_dict
-from ganforge.config import set_dotted as config_set_dotted
+from ganforge.config import ExperimentSpec, SpecError, spec_from_dict
+from ganforge.documents import NotASectionError
+from ganforge.documents import set_dotted as config_set_dotted
 
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice", "grid")
 SCHEDULERS = ("asha", "pbt", "none")
@@ -159,7 +160,7 @@ def _check_args(key: str, kind: str, args: tuple) -> None:
 
 
 def set_dotted(document: dict, key: str, value: Any) -> dict:
-    """config.set_dotted, with the error phrased for a search-space key."""
+    """documents.set_dotted, with the error phrased for a search-space key."""
     try:
         return config_set_dotted(document, key, value)
     except NotASectionError as err:
