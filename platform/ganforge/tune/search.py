@@ -17,7 +17,7 @@ from pathlib import Path
 from ganforge import tracking
 from ganforge.config import ExperimentSpec
 from ganforge.tune.space import SearchConfig, parse_search, scheduler_class, trial_iterations
-from ganforge.tune.trial import SEARCH_TAG, STOPPED_TAG, run_trial, trial_spec
+from ganforge.tune.trial import SEARCH_TAG, mark_stopped, run_trial, trial_spec
 
 TUNE_CPU_PER_TRIAL = 0.01  # the trial driver only waits on its TorchTrainer (0 raises in Tune)
 
@@ -152,8 +152,7 @@ def _close_children(client, parent_run_id: str) -> None:
     parent = client.get_run(parent_run_id)
     for run in client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'"):
         if run.info.status == "RUNNING":
-            client.set_tag(run.info.run_id, STOPPED_TAG, "true")
-            client.set_terminated(run.info.run_id, status="KILLED")
+            mark_stopped(client, run.info.run_id)
 
 
 def is_finite(value) -> bool:

@@ -27,6 +27,20 @@ SEARCH_TAG = "ganforge.search"
 STOPPED_TAG = "ganforge.stopped_early"
 
 
+def mark_stopped(client, run_id: str) -> None:
+    """Tag a trial's child run as stopped early and end it KILLED. Safe to do twice at once: a
+    trial the scheduler stopped may still be closing its run while the finished search's driver
+    closes the runs left RUNNING, and sqlite then rejects the second insert of the same tag."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.set_tag(run_id, STOPPED_TAG, "true")
+    except MlflowException:
+        if client.get_run(run_id).data.tags.get(STOPPED_TAG) != "true":  # not the other writer's tag: a real error
+            raise
+    client.set_terminated(run_id, status="KILLED")
+
+
 def trial_spec(base: dict, params: dict[str, Any], resources: dict[str, Any]) -> ExperimentSpec:
     """The spec one trial trains: base + sampled params + per-trial resources, no registration."""
     document = apply_params(base, params)
@@ -150,8 +164,7 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     try:
         result = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
     except SystemExit:  # how ray.tune.report ends a trial the scheduler stopped (ASHA, PBT pause)
-        client.set_tag(run_id, STOPPED_TAG, "true")
-        client.set_terminated(run_id, status="KILLED")
+        mark_stopped(client, run_id)
         raise
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
