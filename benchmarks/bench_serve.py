@@ -150,6 +150,19 @@ def report(rows: dict, args, per_image: dict) -> None:
     one, many = per_image[1], per_image[args.max_batch_size]
     print(f"replica work per image (forward + PNG, {args.replica_cpus} threads): batch 1 {one:.2f} ms, batch {args.max_batch_size} "
           f"{many:.2f} ms ({one / many:.1f}x); the HTTP path alone (healthz row) caps both handlers")
+    print(f"CPU-bound ceiling of batched/naive here: {cpu_bound_ceiling(rows, per_image, args):.2f}x (see cpu_bound_ceiling)")
+
+
+def cpu_bound_ceiling(rows: dict, per_image: dict, args) -> float:
+    """The throughput ratio batched/naive can reach when every core is busy, as on a CPU-only
+    machine where clients, proxy, ingress and replica share the cores: a request costs its HTTP
+    path (cores / healthz req/s, client included) plus its image (ms per image x torch threads)."""
+    cores = os.cpu_count() or 1
+    http_ms = 1000 * cores / rows["healthz", 16]["rps"]
+    threads = min(args.replica_cpus, cores)
+    naive_ms = http_ms + per_image[1] * threads
+    batched_ms = http_ms + per_image[args.max_batch_size] * threads
+    return naive_ms / batched_ms
 
 
 if __name__ == "__main__":

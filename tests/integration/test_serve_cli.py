@@ -72,7 +72,8 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
     checkpoint = tiny_generator(tmp_path / "gen")
     port = free_port()
     env = {**os.environ, "RAY_ADDRESS": ray_session, "PYTHONUNBUFFERED": "1"}  # join the session's Ray instead of starting one
-    process = subprocess.Popen([*GANFORGE, "serve", str(checkpoint), "--port", str(port)], cwd=tmp_path, env=env,
+    process = subprocess.Popen([*GANFORGE, "serve", str(checkpoint), "--port", str(port), "--max-batch-size", "8",
+                                "--batch-wait", "0.05", "--cpus", "0.5"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -83,8 +84,10 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
                 break
             lines.append(line)
             if line.startswith("serving at"):
+                lines.append(process.stdout.readline())  # the replicas' settings, from the flags
                 break
         assert any(f"serving at http://127.0.0.1:{port}/" in line for line in lines), "".join(lines)[-3000:]
+        assert "1 replica(s) x 0.5 CPU; batches of up to 8 requests, 50 ms wait" in lines[-1]
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()["models"] == ["gen"]
         generates_then_stops_on_ctrl_c(f"http://127.0.0.1:{port}", process, {"seed": 1})
     finally:
