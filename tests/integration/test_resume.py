@@ -6,7 +6,7 @@ import torch
 
 from ganforge.config import ExperimentSpec
 from ganforge.train.checkpoint import load_checkpoint
-from ganforge.train.driver import run_training
+from ganforge.train.driver import TrainingError, run_training
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +37,6 @@ def test_resumed_run_equals_uninterrupted(ray_session, mlflow_uri, tmp_path):
 
     history = mlflow.MlflowClient(mlflow_uri).get_metric_history(first.run_id, "d_loss")
     assert sorted({m.step for m in history}) == [2, 4, 6, 8, 10, 12]  # one continuous step axis
+    # Resuming the finished run with the same step budget: nothing to train, a clear error.
+    with pytest.raises(TrainingError, match=r"already at step 12, and train.steps=12; nothing to train.*--set train.steps=24"):
+        run_training(spec(12, tmp_path / "b"), resume=first.run_id)

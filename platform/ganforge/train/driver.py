@@ -15,6 +15,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from ganforge import tracking
 from ganforge.config import ExperimentSpec
+from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train_loop_per_worker
 
 
@@ -86,6 +87,14 @@ def resolve_resume(resume: str, tracking_uri: str) -> tuple[str, str | None]:
     return local, resume
 
 
+def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> None:
+    """Refuse a resume with nothing to train (it would only log and register the same model again)."""
+    step = int(load_checkpoint(resume_from).get("step", 0))
+    if step >= spec.train.steps:
+        raise TrainingError(f"--resume {resume_from}: already at step {step}, and train.steps={spec.train.steps}; "
+                            f"nothing to train. To train on, raise it: --set train.steps={step + spec.train.steps}")
+
+
 def _use_gpu(spec: ExperimentSpec) -> bool:
     if spec.scaling.use_gpu == "auto":
         return ray.cluster_resources().get("GPU", 0) >= 1
@@ -121,6 +130,8 @@ def run_training(spec: ExperimentSpec, address: str | None = None, resume: str |
     """Train ``spec`` on Ray Train and record it in MLflow; raises TrainingError on failure."""
     tracking_uri = tracking.resolve_tracking_uri(spec)
     resume_from, run_id = resolve_resume(resume, tracking_uri) if resume else (None, None)
+    if resume_from:
+        _check_steps_left(resume_from, spec)
     started_ray = ensure_ray(address)
     client = MlflowClient(tracking_uri)
     try:
