@@ -86,7 +86,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
         self.generator = generator_from_payload(load_checkpoint(context.artifacts["generator"]))
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
+        # The np.ndarray hint: MLflow takes the signature from input_example (it infers none from
+        # this type) and stops warning on every import that predict has no type hints.
         import torch
 
         z = torch.as_tensor(np.asarray(model_input, dtype=np.float32))
