@@ -44,8 +44,8 @@ def test_quickstart_through_the_cli(ray_session, tmp_path):
     grid = Image.open(client.download_artifacts(run_id, "samples/samples_step0000040.png"))
     assert grid.size[0] > 32 * 7  # 64 images of 32 px in an 8x8 grid (with padding)
     assert [a.path for a in client.list_artifacts(run_id, "checkpoint")] == ["checkpoint/checkpoint.pt"]
-    version = client.get_latest_versions("e2e-dcgan")[0]
-    assert version.run_id == run_id
+    [version] = client.search_model_versions("name = 'e2e-dcgan'")  # one version, from this run
+    assert str(version.version) == "1" and version.run_id == run_id
 
     mlflow.set_tracking_uri(uri)
     from ganforge.sampling import load_generator, sample_images
