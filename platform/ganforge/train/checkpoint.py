@@ -76,11 +76,12 @@ def find_checkpoint_file(location: str | Path) -> Path:
     raise FileNotFoundError(f"no {CHECKPOINT_FILE} or {GENERATOR_FILE} in {location}")
 
 
-def load_checkpoint(location: str | Path) -> dict:
-    """Load a checkpoint (file or directory) with ``weights_only=True``."""
+def load_checkpoint(location: str | Path, mmap: bool = False) -> dict:
+    """Load a checkpoint (file or directory) with ``weights_only=True``; ``mmap``: tensors are
+    read from disk only when touched (for a look at its step or spec)."""
     path = find_checkpoint_file(location)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # a torn/corrupt file: say which one
         raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
 

@@ -64,6 +64,12 @@ def latest_ray_checkpoint(run_dir: str | Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+def run_checkpoint(run) -> Path | None:
+    """The newest Ray Train checkpoint of an MLflow run (its ``CHECKPOINT_TAG`` directory), if any."""
+    ray_dir = run.data.tags.get(tracking.CHECKPOINT_TAG)
+    return latest_ray_checkpoint(ray_dir) if ray_dir else None
+
+
 def resolve_resume(resume: str, tracking_uri: str) -> tuple[str, str | None]:
     """(checkpoint location, MLflow run id to continue) for ``--resume`` (a path or a run id)."""
     if Path(resume).exists():
@@ -74,8 +80,7 @@ def resolve_resume(resume: str, tracking_uri: str) -> tuple[str, str | None]:
     except Exception:
         raise TrainingError(f"--resume {resume!r}: no such checkpoint path, and no MLflow run with that id "
                             f"in {tracking_uri}") from None
-    ray_dir = run.data.tags.get(tracking.CHECKPOINT_TAG)
-    latest = latest_ray_checkpoint(ray_dir) if ray_dir else None
+    latest = run_checkpoint(run)
     if latest is not None:
         return str(latest), resume
     import mlflow
@@ -83,13 +88,14 @@ def resolve_resume(resume: str, tracking_uri: str) -> tuple[str, str | None]:
     try:
         local = mlflow.artifacts.download_artifacts(run_id=resume, artifact_path="checkpoint", tracking_uri=tracking_uri)
     except Exception:
-        raise TrainingError(f"run {resume} has no checkpoint: none under {ray_dir} and no 'checkpoint' artifact") from None
+        raise TrainingError(f"run {resume} has no checkpoint: none under {run.data.tags.get(tracking.CHECKPOINT_TAG)} "
+                            "and no 'checkpoint' artifact") from None
     return local, resume
 
 
 def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> None:
     """Refuse a resume with nothing to train (it would only log and register the same model again)."""
-    step = int(load_checkpoint(resume_from).get("step", 0))
+    step = int(load_checkpoint(resume_from, mmap=True).get("step", 0))  # the workers load the weights
     if step >= spec.train.steps:
         raise TrainingError(f"--resume {resume_from}: already at step {step}, and train.steps={spec.train.steps}; "
                             f"nothing to train. To train on, raise it: --set train.steps={step + spec.train.steps}")

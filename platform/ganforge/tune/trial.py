@@ -130,10 +130,9 @@ def _report_finished(run) -> None:
     """
     from ray import tune
 
-    from ganforge.train.driver import latest_ray_checkpoint
+    from ganforge.train.driver import run_checkpoint
 
-    ray_dir = run.data.tags.get(tracking.CHECKPOINT_TAG)
-    latest = latest_ray_checkpoint(ray_dir) if ray_dir else None
+    latest = run_checkpoint(run)
     tune.report(dict(run.data.metrics), checkpoint=tune.Checkpoint(str(latest)) if latest else None)
 
 
