@@ -13,15 +13,15 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import nn
 
 from ganforge.models import MODELS
 from ganforge.models.layers import ProjectionHead, init_weights_dcgan, label_input, maybe_sn, norm_2d
-from ganforge.models.minibatch import MinibatchDiscrimination
+from ganforge.models.minibatch import MinibatchOptions, minibatch_layer
 
 
-class DCGANOptions(BaseModel):
+class DCGANOptions(MinibatchOptions):
     model_config = ConfigDict(extra="forbid")
     ngf: int = Field(64, ge=4, description="generator width (channels of its last block)")
     ndf: int = Field(64, ge=4, description="discriminator width (channels of its first block)")
@@ -30,8 +30,6 @@ class DCGANOptions(BaseModel):
     d_norm: Literal["batch", "layer", "instance", "none"] = Field("batch", description="normalisation in D (use none/layer with gradient penalty)")
     g_norm: Literal["batch", "layer", "instance", "none"] = Field("batch", description="normalisation in G")
     embed_dim: int = Field(32, ge=1, description="label embedding size of a conditional G")
-    minibatch_kernels: int = Field(0, ge=0, description="minibatch-discrimination kernels before D's head (0: off; paper: 100)")
-    minibatch_dim: int = Field(5, ge=1, description="dimension of each minibatch-discrimination kernel (paper: 5)")
 
 
 def _levels(resolution: int) -> int:
@@ -83,14 +81,12 @@ class DCGANDiscriminator(nn.Module):
                        norm_2d(opts.d_norm, width * 2), nn.LeakyReLU(0.2, True)]
             width *= 2
         self.trunk = nn.Sequential(*layers, nn.Flatten())
-        kernels = opts.minibatch_kernels
-        self.mbd = MinibatchDiscrimination(width * 16, kernels, opts.minibatch_dim) if kernels else None
-        self.head = ProjectionHead(width * 16 + kernels, num_classes, sn)
+        self.mbd = minibatch_layer(width * 16, opts)
+        self.head = ProjectionHead(width * 16 + opts.minibatch_kernels, num_classes, sn)
         self.apply(init_weights_dcgan)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.trunk(x)
-        return self.head(self.mbd(h) if self.mbd is not None else h, y)
+        return self.head(self.mbd(self.trunk(x)), y)
 
 
 @MODELS.register("dcgan")

@@ -14,7 +14,22 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
+from pydantic import BaseModel, Field
 from torch import nn
+
+
+class MinibatchOptions(BaseModel):
+    """The minibatch-discrimination options of a discriminator (DCGAN's and SNGAN's inherit them)."""
+
+    minibatch_kernels: int = Field(0, ge=0, description="minibatch-discrimination kernels before D's head (0: off; paper: 100)")
+    minibatch_dim: int = Field(5, ge=1, description="dimension of each minibatch-discrimination kernel (paper: 5)")
+
+
+def minibatch_layer(features: int, opts: MinibatchOptions) -> nn.Module:
+    """The layer between D's trunk and head: it appends ``minibatch_kernels`` features (none when off)."""
+    if not opts.minibatch_kernels:
+        return nn.Identity()
+    return MinibatchDiscrimination(features, opts.minibatch_kernels, opts.minibatch_dim)
 
 
 def gather_batch(x: torch.Tensor) -> tuple[torch.Tensor, int]:

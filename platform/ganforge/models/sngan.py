@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import nn
 
 from ganforge.models import MODELS
 from ganforge.models.layers import ProjectionHead, maybe_sn
-from ganforge.models.minibatch import MinibatchDiscrimination
+from ganforge.models.minibatch import MinibatchOptions, minibatch_layer
 
 # Channel multipliers of ``ch`` per resolution (Miyato et al. 2018, tables 4-6): generator
 # stages (4x4 input, then one per up-block) and discriminator blocks with their downsampling.
@@ -137,8 +137,9 @@ class ResNetDiscriminator(nn.Module):
     """Down-blocks, ReLU, global sum pooling, linear + projection head -> logits [B]."""
 
     def __init__(self, in_channels: int, blocks: list[tuple[int, bool]], num_classes: int,
-                 attn_res: int = 0, attention=None, resolution: int = 32, minibatch: tuple[int, int] = (0, 0)):
+                 attn_res: int = 0, attention=None, resolution: int = 32, minibatch: MinibatchOptions | None = None):
         super().__init__()
+        minibatch = minibatch or MinibatchOptions()  # off
         layers, c_in, res = [], in_channels, resolution
         for i, (c_out, down) in enumerate(blocks):
             layers.append(DBlock(c_in, c_out, down, first=i == 0))
@@ -147,9 +148,8 @@ class ResNetDiscriminator(nn.Module):
                 layers.append(attention(c_out))
                 attention = None  # once, after the first block at that resolution
         self.blocks = nn.Sequential(*layers)
-        kernels, kernel_dim = minibatch
-        self.mbd = MinibatchDiscrimination(c_in, kernels, kernel_dim) if kernels else nn.Identity()
-        self.head = ProjectionHead(c_in + kernels, num_classes, sn=True)
+        self.mbd = minibatch_layer(c_in, minibatch)
+        self.head = ProjectionHead(c_in + minibatch.minibatch_kernels, num_classes, sn=True)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled trunk features [B, C] (before the head)."""
@@ -159,13 +159,11 @@ class ResNetDiscriminator(nn.Module):
         return self.head(self.mbd(self.features(x)), y)
 
 
-class SNGANOptions(BaseModel):
+class SNGANOptions(MinibatchOptions):
     model_config = ConfigDict(extra="forbid")
     g_ch: int = Field(64, ge=1, description="generator base width (x4 at 32 px: the paper's 256)")
     d_ch: int = Field(64, ge=1, description="discriminator base width (x2 at 32 px: the paper's 128)")
     spectral_norm_g: bool = Field(False, description="spectral norm in G too (the paper: D only)")
-    minibatch_kernels: int = Field(0, ge=0, description="minibatch-discrimination kernels before D's head (0: off)")
-    minibatch_dim: int = Field(5, ge=1, description="dimension of each minibatch-discrimination kernel")
 
 
 class SNGANGenerator(nn.Module):
@@ -204,6 +202,6 @@ class SNGAN:
     def build(spec, img_shape, num_classes):
         opts = SNGANOptions(**spec.options)
         D = sngan_discriminator(img_shape, num_classes, opts.d_ch,
-                                minibatch=(opts.minibatch_kernels, opts.minibatch_dim))
+                                minibatch=opts)
         D.apply(init_resnet)
         return SNGANGenerator(spec.z_dim, img_shape, num_classes, opts), D
