@@ -231,8 +231,8 @@ def _check_scheduler_options(name: str, options: dict) -> None:
         return
     import inspect
 
-    valid = set(inspect.signature(scheduler_class(name).__init__).parameters) - {"self", "time_attr", "metric", "mode",
-                                                                 "hyperparam_mutations"}
+    ours = {"self", "time_attr", "metric", "mode", "hyperparam_mutations"}
+    valid = set(inspect.signature(scheduler_class(name).__init__).parameters) - ours
     unknown = sorted(set(options) - valid)
     if unknown:
         raise SearchSpaceError(f"search.scheduler {name}: unknown option(s) {unknown}; valid: {', '.join(sorted(valid))}")
