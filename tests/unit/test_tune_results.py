@@ -21,16 +21,17 @@ def fake_result(trial_id: str, lr: float, fids: list[float], error=None):
 @pytest.fixture
 def rows():
     grid = [fake_result("a", 1e-3, [90.0, 70.0, 60.0]), fake_result("b", 1e-5, [95.0]),
-            fake_result("c", 1e-2, [80.0, math.inf])]
-    children = {"a": ("run-a", "FINISHED"), "b": ("run-b", "KILLED"), "c": ("run-c", "FAILED")}
+            fake_result("c", 1e-2, [80.0, math.inf]), fake_result("d", 1e-1, [math.inf])]
+    children = {"a": ("run-a", "FINISHED"), "b": ("run-b", "KILLED"), "c": ("run-c", "FAILED"), "d": ("run-d", "FAILED")}
     return res.collect_rows(grid, "fid", "min", children)
 
 
 def test_rows_sorted_best_first_with_status(rows):
-    assert [r.trial_id for r in rows] == ["a", "b", "c"]  # inf (diverged) sorts last
-    assert [r.status for r in rows] == ["finished", "stopped early", "failed"]
-    assert [r.iterations for r in rows] == [3, 1, 2]
-    assert rows[2].best == 80.0 and rows[0].best == 60.0
+    # By each trial's best value; c diverged after reaching 80, d never had a finite value (last).
+    assert [r.trial_id for r in rows] == ["a", "c", "b", "d"]
+    assert [r.status for r in rows] == ["finished", "failed", "stopped early", "failed"]
+    assert [r.iterations for r in rows] == [3, 2, 1, 1]
+    assert rows[1].best == 80.0 and rows[0].best == 60.0 and math.isnan(rows[3].best)
 
 
 def test_table_markdown_csv(rows):
@@ -60,3 +61,16 @@ def test_trial_spec_applies_params_resources_and_drops_registration():
     spec = trial_spec(base, {"optim.d.name": "rmsprop", "train.seed": 3}, {"cpus_per_worker": 0.5})
     assert (spec.optim.d.name, spec.train.seed, spec.scaling.cpus_per_worker) == ("rmsprop", 3, 0.5)
     assert spec.tracking.registered_model is None
+
+
+
+@pytest.mark.parametrize("mode, histories, expected", [
+    # "peaked" reached 50 and then got worse; "steady" never went below 60. Ranked by the last
+    # value "steady" comes first; by the best (what <metric>_best and the search's mode mean) "peaked".
+    ("min", {"steady": [90.0, 70.0, 60.0], "peaked": [50.0, 65.0]}, ["peaked", "steady"]),
+    ("max", {"steady": [0.2, 0.4, 0.5], "peaked": [0.7, 0.3]}, ["peaked", "steady"]),
+])
+def test_trials_rank_by_their_best_value_not_their_last(mode, histories, expected):
+    grid = [fake_result(name, 1e-3, values) for name, values in histories.items()]
+    rows = res.collect_rows(grid, "fid", mode, {name: (f"run-{name}", "FINISHED") for name in histories})
+    assert [r.trial_id for r in rows] == expected

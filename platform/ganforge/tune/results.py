@@ -38,7 +38,12 @@ def _sort_key(value: float, mode: str) -> float:
 
 
 def collect_rows(results, metric: str, mode: str, child_runs: dict[str, tuple[str, str]]) -> list[TrialRow]:
-    """Rows for every trial of a ResultGrid, best first (by the last reported metric)."""
+    """Rows for every trial of a ResultGrid, best first: by the best value each trial reported.
+
+    The best, not the last: a trial that reached a low FID and then drifted up (or diverged) did
+    reach it, and ``<metric>_best`` and the search's ``mode`` mean the same. Trials without a
+    finite value sort last.
+    """
     rows = []
     for result in results:
         metrics = result.metrics or {}
@@ -53,7 +58,7 @@ def collect_rows(results, metric: str, mode: str, child_runs: dict[str, tuple[st
         status = "error" if result.error else ("stopped early" if run_status == "KILLED" else run_status.lower())
         rows.append(TrialRow(trial_id, dict(result.config or {}), _float(metrics.get(metric)), best,
                              int(metrics.get("training_iteration", 0) or 0), status, run_id, history))
-    return sorted(rows, key=lambda r: _sort_key(r.last, mode))
+    return sorted(rows, key=lambda r: _sort_key(r.best, mode))
 
 
 def child_runs(tracking_uri: str, parent_run_id: str) -> dict[str, tuple[str, str]]:

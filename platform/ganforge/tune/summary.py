@@ -57,11 +57,11 @@ def summarize(outcome: SearchOutcome, spec: ExperimentSpec, output_dir: str | Pa
         client.set_tag(parent, "ganforge.error", "no trial finished with a finite metric")
         client.set_terminated(parent, status="FAILED")
         return summary
-    best = finished[0]
+    best = finished[0]  # rows are ranked by each trial's best value (results.collect_rows)
     summary.best_run_id = best.run_id
     summary.best_spec = res.write_best_spec(spec, best, search.resources, out / f"{spec.name}-best.yaml")
     client.log_artifact(parent, str(summary.best_spec), "search")
-    client.log_metric(parent, f"best_{search.metric}", best.last)
+    client.log_metric(parent, f"best_{search.metric}", best.best)
     client.set_tag(parent, "ganforge.best_trial", best.trial_id)
     client.set_tag(parent, "ganforge.best_run_id", best.run_id)
     name = spec.tracking.registered_model or f"{spec.name}-best"
