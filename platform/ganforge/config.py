@@ -125,7 +125,7 @@ class OptimSpec(Strict):
 
 class ScheduleSpec(RegisteredSection):
     registry: ClassVar[str] = "ganforge.train.optim.SCHEDULERS"
-    name: str = Field("none", description="learning-rate schedule: none, step, exponential, cosine, warmup")
+    name: str = Field("none", description="learning-rate schedule: none, step, exponential, cosine, linear, warmup")
     options: dict[str, Any] = Field(default_factory=dict, description="schedule options (step_size, gamma, warmup_steps, min_lr)")
 
 

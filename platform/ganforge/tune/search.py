@@ -8,7 +8,6 @@ unfinished ones continue from their Train checkpoints).
 from __future__ import annotations
 
 import json
-import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -153,8 +152,3 @@ def _close_children(client, parent_run_id: str) -> None:
     for run in client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'"):
         if run.info.status == "RUNNING":
             mark_stopped(client, run.info.run_id)
-
-
-def is_finite(value) -> bool:
-    """True for a real, finite number (the metric of a diverged trial is inf)."""
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-DEFAULT_THRESHOLDS = [0.25, 0.5, 1.0, 1.5, 2.0, None]
-
 
 def sweep(generator, spec, thresholds: list[float | None], n: int | None = None) -> list[dict]:
     """One row per threshold (None = no truncation): the threshold plus fid (and is_mean when the
