@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    from ganforge.tune.raysetup import connect
+    from ganforge.raycluster import connect
 
     lrs = [float(x) for x in args.lrs.split(",")]
     connect(None)  # a fresh local instance, as `ganforge tune` starts one

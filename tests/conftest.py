@@ -31,9 +31,9 @@ def ray_session():
     # need the test folders on their path to unpickle those functions.
     test_dirs = [str(REPO / "tests" / sub) for sub in ("integration", "unit", "e2e")] + [str(REPO / "tests")]
     path = os.pathsep.join(test_dirs + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"NO_ALBUMENTATIONS_UPDATE": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
-                                       "PYTHONPATH": path}})
+    from ganforge.raycluster import connect
+
+    connect(None, num_cpus=4, extra_env={"PYTHONPATH": path})
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 

@@ -1,8 +1,7 @@
 """The driver side of ``ganforge train``: Ray, the MLflow run, the TorchTrainer, the outcome."""
 from __future__ import annotations
 
-import os
-import sys
+import shlex
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,12 +14,22 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from ganforge import tracking
 from ganforge.config import ExperimentSpec
+from ganforge.console import is_terminal, say
+from ganforge.raycluster import ray_session
+from ganforge.train import failure
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.loop import train_loop_per_worker
+from ganforge.train.storage import join, latest_checkpoint, local_copy, stage, storage_root
+
+__all__ = ["TrainingError", "ResumeError", "TrainOutcome", "run_training", "build_trainer", "storage_root", "run_checkpoint", "say"]
 
 
 class TrainingError(RuntimeError):
     """Training did not complete; the message says why and where the last good state is."""
+
+
+class ResumeError(TrainingError):
+    """The ``--resume`` target is wrong (found before Ray starts); the message says how to fix it."""
 
 
 @dataclass
@@ -32,72 +41,53 @@ class TrainOutcome:
     checkpoint_path: str | None
     metrics: dict
     registered_model: str | None
+    registered_version: str | None = None
 
 
-def say(message: str) -> None:
-    """Driver status line (start-up can take tens of seconds on small machines)."""
-    print(f"[ganforge] {message}", file=sys.stderr, flush=True)
-
-
-def ensure_ray(address: str | None) -> bool:
-    """Connect to ``address`` (or RAY_ADDRESS), or start a local instance. True if we started it."""
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS")
-    say(f"connecting to the Ray cluster at {address}" if address else "starting a local Ray instance (about 5 s)")
-    # "local" forces a new instance: a bare ray.init() would join any cluster `ray start` left here.
-    ray.init(address=address or "local", include_dashboard=False if not address else None, log_to_driver=True)
-    return not address
-
-
-def storage_root(spec: ExperimentSpec) -> str:
-    """Where Ray Train keeps checkpoints: the spec's storage, else Ray's default ~/ray_results."""
-    path = spec.scaling.storage_path or "~/ray_results"
-    if "://" in path:  # s3://, gs://, ... (shared storage for multi-node runs)
-        return path
-    return os.path.abspath(os.path.expanduser(path))
-
-
-def latest_ray_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest checkpoint_* directory of a Ray Train run directory (names sort by time)."""
-    candidates = sorted(p for p in Path(run_dir).glob("checkpoint_*") if (p / "checkpoint.pt").is_file())
-    return candidates[-1] if candidates else None
-
-
-def run_checkpoint(run) -> Path | None:
-    """The newest Ray Train checkpoint of an MLflow run (its ``CHECKPOINT_TAG`` directory), if any."""
+def run_checkpoint(run) -> str | None:
+    """The newest Ray Train checkpoint of an MLflow run (under its ``CHECKPOINT_TAG`` directory)."""
     ray_dir = run.data.tags.get(tracking.CHECKPOINT_TAG)
-    return latest_ray_checkpoint(ray_dir) if ray_dir else None
+    return latest_checkpoint(ray_dir) if ray_dir else None
 
 
-def resolve_resume(resume: str, tracking_uri: str) -> tuple[str, str | None]:
-    """(checkpoint location, MLflow run id to continue) for ``--resume`` (a path or a run id)."""
+def resolve_resume(resume: str, tracking_uri: str) -> tuple[str | None, str | None]:
+    """(checkpoint location or None, MLflow run id to continue) for ``--resume`` (a path or a run
+    id). A run killed before its first checkpoint has none: it trains again from step 0."""
     if Path(resume).exists():
         return resume, None
     client = MlflowClient(tracking_uri)
     try:
         run = client.get_run(resume)
     except Exception:
-        raise TrainingError(f"--resume {resume!r}: no such checkpoint path, and no MLflow run with that id "
-                            f"in {tracking_uri}") from None
+        raise ResumeError(f"--resume {resume!r}: no such checkpoint path, and no MLflow run with that id "
+                            f"in {tracking_uri}. Pass a run id that `mlflow ui` shows, or a checkpoint "
+                            "directory.") from None
     latest = run_checkpoint(run)
     if latest is not None:
-        return str(latest), resume
+        return latest, resume
     import mlflow
 
     try:
         local = mlflow.artifacts.download_artifacts(run_id=resume, artifact_path="checkpoint", tracking_uri=tracking_uri)
     except Exception:
-        raise TrainingError(f"run {resume} has no checkpoint: none under {run.data.tags.get(tracking.CHECKPOINT_TAG)} "
-                            "and no 'checkpoint' artifact") from None
+        say(f"run {resume} has no checkpoint yet: training it from step 0 in the same MLflow run")
+        return None, resume
     return local, resume
+
+
+def checkpoint_step(location: str | None) -> int | None:
+    """The step a checkpoint (local or on storage) was written at; None without one."""
+    if location is None:
+        return None
+    with local_copy(location) as local:
+        return int(load_checkpoint(local, mmap=True).get("step", 0))  # mmap: the workers load the weights
 
 
 def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> None:
     """Refuse a resume with nothing to train (it would only log and register the same model again)."""
-    step = int(load_checkpoint(resume_from, mmap=True).get("step", 0))  # the workers load the weights
+    step = checkpoint_step(resume_from)
     if step >= spec.train.steps:
-        raise TrainingError(f"--resume {resume_from}: already at step {step}, and train.steps={spec.train.steps}; "
+        raise ResumeError(f"--resume {resume_from}: already at step {step}, and train.steps={spec.train.steps}; "
                             f"nothing to train. To train on, raise it: --set train.steps={step + spec.train.steps}")
 
 
@@ -132,38 +122,69 @@ def unique_run_name(spec: ExperimentSpec) -> str:
     return f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def run_training(spec: ExperimentSpec, address: str | None = None, resume: str | None = None) -> TrainOutcome:
-    """Train ``spec`` on Ray Train and record it in MLflow; raises TrainingError on failure."""
+def default_resume_command(spec: ExperimentSpec) -> str:
+    """What continues a run when the caller gave no command line (library use)."""
+    return shlex.join(["ganforge", "train", f"{spec.name}.yaml"])
+
+
+def run_training(spec: ExperimentSpec, address: str | None = None, resume: str | None = None,
+                 command: str | None = None, verbose: bool = False) -> TrainOutcome:
+    """Train ``spec`` on Ray Train and record it in MLflow; raises TrainingError on failure.
+
+    ``command``: the command line that started this (without --resume), for the line that says
+    how to continue a failed run.
+    """
     tracking_uri = tracking.resolve_tracking_uri(spec)
     resume_from, run_id = resolve_resume(resume, tracking_uri) if resume else (None, None)
     if resume_from:
         _check_steps_left(resume_from, spec)
-    started_ray = ensure_ray(address)
-    client = MlflowClient(tracking_uri)
-    try:
+    command = command or default_resume_command(spec)
+    with ray_session(address, verbose=verbose):
+        client = MlflowClient(tracking_uri)
         if run_id is None:
             run_id = tracking.create_run(spec, tracking_uri, tags={"ganforge.resumed_from": resume_from or ""})
         else:
             client.update_run(run_id, status="RUNNING")
         run_name = unique_run_name(spec)
-        client.set_tag(run_id, tracking.CHECKPOINT_TAG, os.path.join(storage_root(spec), run_name))
-        client.set_tag(run_id, tracking.ERROR_TAG, "")  # a resumed run starts without its old error
-        say(f"MLflow run {run_id} ({tracking_uri}); starting {spec.scaling.workers} worker(s)")
-        config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": resume_from}
+        run_dir = join(storage_root(spec), run_name)
+        try:
+            return _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, verbose)
+        except BaseException as err:
+            raise _failed(err, client, run_id, run_dir, resume_from, f"{command} --resume {run_id}") from None
+
+
+def _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, verbose) -> TrainOutcome:
+    from ganforge.train.progress import ProgressPrinter, ProgressSink
+
+    client.set_tag(run_id, tracking.CHECKPOINT_TAG, run_dir)
+    client.set_tag(run_id, tracking.ERROR_TAG, "")  # a resumed run starts without its old error
+    staged = stage(resume_from, run_dir) if resume_from and "://" not in resume_from else resume_from
+    start = checkpoint_step(staged) or 0
+    say(f"MLflow run {run_id} ({tracking_uri}); starting {spec.scaling.workers} worker(s)"
+        + (f", continuing from step {start}" if start else ""))
+    sink = ProgressSink.remote()
+    config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": staged,
+              "progress": sink}
+    with ProgressPrinter(sink, spec.train.steps, start, terminal=is_terminal()):
         result = build_trainer(spec, config, run_name).fit()
-        return _outcome(result, spec, run_id, tracking_uri, client)
-    except BaseException as err:
-        client.set_terminated(run_id, status="KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED") if run_id else None
-        if isinstance(err, (TrainingError, KeyboardInterrupt)):
-            raise
-        raise TrainingError(f"training failed: {err}") from err
-    finally:
-        if started_ray:
-            ray.shutdown()
+    return _outcome(result, spec, run_id, tracking_uri, client)
+
+
+def _failed(err: BaseException, client, run_id: str, run_dir: str, resume_from, resume_command: str) -> TrainingError:
+    """End the MLflow run and build the one line that says what happened and how to continue."""
+    if isinstance(err, TrainingError):  # already worded (diverged): the tag is set
+        client.set_terminated(run_id, status="FAILED")
+        return err
+    checkpoint = latest_checkpoint(run_dir) or resume_from
+    hint = failure.continue_hint(checkpoint_step(checkpoint), resume_command)
+    interrupted = isinstance(err, KeyboardInterrupt)
+    message = f"training {'interrupted' if interrupted else 'failed: ' + failure.describe(err)}. {hint}"
+    client.set_tag(run_id, tracking.ERROR_TAG, message[:5000])
+    client.set_terminated(run_id, status="KILLED" if interrupted else "FAILED")
+    return TrainingError(message)
 
 
 def _outcome(result, spec, run_id: str, tracking_uri: str, client: MlflowClient) -> TrainOutcome:
-    metrics = dict(result.metrics or {})
     checkpoint = result.checkpoint.path if result.checkpoint else None
     # Ray keeps only metrics reported with a checkpoint, so rank 0 records divergence on the run.
     error = client.get_run(run_id).data.tags.get(tracking.ERROR_TAG)
@@ -171,5 +192,14 @@ def _outcome(result, spec, run_id: str, tracking_uri: str, client: MlflowClient)
         raise TrainingError(f"{error} Last good checkpoint: {checkpoint or 'none yet'}; "
                             f"resume with --resume {run_id} after changing the spec.")
     client.set_terminated(run_id, status="FINISHED")
-    say(f"done: run {run_id}, checkpoint {checkpoint}")
-    return TrainOutcome(run_id, tracking_uri, checkpoint, metrics, spec.tracking.registered_model)
+    return TrainOutcome(run_id, tracking_uri, checkpoint, dict(result.metrics or {}),
+                        spec.tracking.registered_model, _registered_version(client, run_id, spec))
+
+
+def _registered_version(client: MlflowClient, run_id: str, spec: ExperimentSpec) -> str | None:
+    """The registry version this run's generator became (None when not registered)."""
+    name = spec.tracking.registered_model
+    if not name:
+        return None
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return max((v.version for v in versions), key=int, default=None)

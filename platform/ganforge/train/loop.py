@@ -22,6 +22,7 @@ from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
 from ganforge.train.reporter import Rank0Reporter
 from ganforge.train.setup import build_modules, build_step
 from ganforge.train.step import NonFiniteLossError
+from ganforge.train.storage import local_copy
 
 DIVERGED = "diverged"
 
@@ -33,8 +34,9 @@ def _restore_point(config: dict) -> tuple[dict | None, str | None]:
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             return load_checkpoint(directory), checkpoint.path
-    if config.get("resume_from"):
-        return load_checkpoint(config["resume_from"]), str(config["resume_from"])
+    if config.get("resume_from"):  # staged in the run's storage, so every worker reads it alike
+        with local_copy(config["resume_from"]) as local:
+            return load_checkpoint(local), str(config["resume_from"])
     return None, None
 
 

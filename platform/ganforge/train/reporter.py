@@ -1,4 +1,4 @@
-"""Rank 0's side effects during training: progress bar, MLflow metrics, sample grids,
+"""Rank 0's side effects during training: progress records, MLflow metrics, sample grids,
 periodic evaluation, and at the end the final checkpoint and the registered generator."""
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
-from ray.experimental import tqdm_ray
 
 from ganforge import tracking
 from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state, save_checkpoint
 from ganforge.train.noise import BatchRandom
+from ganforge.train.progress import ProgressClient
 from ganforge.train.setup import sampling_generator
 
 
@@ -25,8 +25,7 @@ class Rank0Reporter:
         self.run_id = config["run_id"]
         self.tracking_uri = config["tracking_uri"]
         self.client = MlflowClient(self.tracking_uri)
-        self.bar = tqdm_ray.tqdm(total=spec.train.steps, desc="training", unit="step")
-        self.bar.update(start_step)
+        self.progress = ProgressClient(config.get("progress"))
         if start_step:  # a resume, a recovery from a worker failure, or a Tune trial's restart
             self.client.log_batch(self.run_id, tags=[RunTag("ganforge.restored_from_step", str(start_step)),
                                                      RunTag("ganforge.restored_from", str(source)[:5000])])
@@ -35,7 +34,8 @@ class Rank0Reporter:
         self.images_per_step = spec.train.batch_size * spec.loss.n_critic
         self.interval_start = time.perf_counter()
         self.evaluator = None
-        self.best = None
+        self.best = None  # built with the evaluator, seeded from the run's history
+        self.start_step = start_step
 
     def after_step(self, done: int, metrics: dict) -> dict:
         """Accumulate, and on interval boundaries log; returns extra metrics for Ray's report."""
@@ -50,7 +50,7 @@ class Rank0Reporter:
             self.sample_grid(done)
         if self.spec.eval.every and done % self.spec.eval.every == 0:
             extra.update(self.evaluate(done))
-        self.bar.update(1)
+        self.progress.tick(done)
         return extra
 
     def _log_interval(self, done: int) -> dict:
@@ -60,8 +60,7 @@ class Rank0Reporter:
         means["lr_g"] = self.modules.opt_g.param_groups[0]["lr"]
         means["lr_d"] = self.modules.opt_d.param_groups[0]["lr"]
         tracking.log_metrics(self.client, self.run_id, means, done)
-        losses = " ".join(f"{k}={v:.3f}" for k, v in means.items() if k.endswith("loss"))
-        self.bar.set_description(f"step {done} {losses} {means['images_per_s']:.0f} img/s")
+        self.progress.interval(done, {k: v for k, v in means.items() if k.endswith("loss")}, means["images_per_s"])
         self.sums, self.count, self.interval_start = {}, 0, time.perf_counter()
         return means
 
@@ -81,11 +80,11 @@ class Rank0Reporter:
 
     def evaluate(self, done: int) -> dict:
         """Periodic evaluation of the sampling generator; adds ``<metric>_best`` keys."""
-        from ganforge.metrics import BestTracker, Evaluator
+        from ganforge.metrics import Evaluator
 
         if self.evaluator is None:  # resolved once: extractor, real statistics (cached on disk)
             self.evaluator = Evaluator.from_spec(self.spec, device=self.device, options=self.spec.eval.options or None)
-            self.best = BestTracker()
+            self.best = seeded_best(self.client, self.run_id, self.start_step)
             self.client.set_tag(self.run_id, "ganforge.eval_extractor", str(self.evaluator.extractor.identity))
         results = self.evaluator(sampling_generator(self.modules), best=self.best)
         numeric = {k: float(v) for k, v in results.items() if isinstance(v, (int, float))}
@@ -95,7 +94,6 @@ class Rank0Reporter:
     def diverged(self, message: str, step: int) -> None:
         """Record a non-finite loss on the run (the last good checkpoint stays in Ray storage)."""
         self.client.set_tag(self.run_id, tracking.ERROR_TAG, message[:5000])
-        self.bar.close()
 
     def finish(self, step: int) -> None:
         """Final grid, final checkpoint as an artifact, the generator logged and registered."""
@@ -107,6 +105,19 @@ class Rank0Reporter:
             generator_file = atomic_save(
                 generator_state(sampling_generator(self.modules), spec_dict, self.meta, step),
                 Path(directory) / GENERATOR_FILE)
-            tracking.log_generator(self.run_id, self.tracking_uri, generator_file, self.spec.model.z_dim,
-                                   self.spec.tracking.registered_model)
-        self.bar.close()
+            tracking.log_generator(self.run_id, self.tracking_uri, generator_file, self.spec.tracking.registered_model)
+
+
+def seeded_best(client: MlflowClient, run_id: str, start_step: int):
+    """A BestTracker holding the run's ``*_best`` values logged up to ``start_step``, so bests
+    survive ``--resume`` and failure recovery (values logged past the restored step are
+    discarded: that part of the run is trained again)."""
+    from ganforge.metrics import BestTracker
+
+    seeds = {}
+    for key in client.get_run(run_id).data.metrics:
+        if key.endswith("_best"):
+            history = [m for m in client.get_metric_history(run_id, key) if m.step <= start_step]
+            if history:
+                seeds[key.removesuffix("_best")] = max(history, key=lambda m: (m.step, m.timestamp)).value
+    return BestTracker(seeds)

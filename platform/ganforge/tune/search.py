@@ -114,7 +114,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     from mlflow.tracking import MlflowClient
 
     from ganforge.train.driver import say, storage_root
-    from ganforge.tune.raysetup import connect
+    from ganforge.raycluster import connect
 
     search = parse_search(spec)
     uri = tracking.resolve_tracking_uri(spec)
