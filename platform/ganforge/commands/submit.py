@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
+from urllib.parse import urlparse
 
 import typer
 
@@ -26,7 +29,11 @@ COMMANDS = ("train", "tune", "evaluate")
 EXCLUDES = [".venv", ".venv/", "mlruns", "mlruns/", "mlartifacts", "mlflow.db", ".git", ".git/", "ray_results",
             "__pycache__", ".pytest_cache", "*.egg-info", "*.pyc", "build", "dist"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
-FORWARDED_ENV = ("MLFLOW_TRACKING_URI", "GANFORGE_INCEPTION_WEIGHTS", "GANFORGE_DATA_ROOT")
+# The submitter's variables the job needs: the tracking server, and where the code looks for data
+# (data/sources.py DATA_DIR_ENV, data/idx.py) and weights (metrics/weights.py env_var fields).
+FORWARDED_ENV = ("MLFLOW_TRACKING_URI", "GANFORGE_DATA_DIR", "GANFORGE_FASHION_MNIST_DIR", "GANFORGE_INCEPTION_WEIGHTS",
+                 "GANFORGE_INCEPTION_PORT_WEIGHTS", "GANFORGE_LPIPS_WEIGHTS", "GANFORGE_VGG16_WEIGHTS",
+                 "GANFORGE_CLIP_WEIGHTS")
 QUIET_ENV = {"NO_ALBUMENTATIONS_UPDATE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "RAY_USAGE_STATS_ENABLED": "0"}
 ADDRESS_HELP = "Ray dashboard / Jobs API address, e.g. http://HEAD:8265 (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS)"
 
@@ -51,15 +58,20 @@ def resolve_address(address: Optional[str]) -> str:
     return (candidate if "://" in candidate else f"http://{candidate}").rstrip("/")
 
 
-def job_client(address: Optional[str]):
-    """A JobSubmissionClient for ``address`` that sends the Ray auth token."""
+def connect(url: str):
+    """A JobSubmissionClient for ``url`` that sends the Ray auth token (it checks /api/version)."""
     from ray.job_submission import JobSubmissionClient
 
+    return JobSubmissionClient(url, headers=auth_headers())
+
+
+def job_client(address: Optional[str]):
+    """A client for ``address``, or one line saying what answered there instead."""
     url = resolve_address(address)
     try:
-        return JobSubmissionClient(url, headers=auth_headers())
+        return connect(url)
     except Exception as err:  # connection refused, 401/403, not a Ray dashboard
-        fail(f"cannot reach the Ray Jobs API at {url}: {err}", code=1)
+        fail(read_answer(err, url).what, code=1)
 
 
 def build_entrypoint(command: str, target: str, overrides: list[str], workers: Optional[int], extra: list[str]) -> str:
@@ -99,6 +111,8 @@ def submit(
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow URI for the job (default: spec, then MLFLOW_TRACKING_URI)"),
     job_id: Optional[str] = typer.Option(None, "--job-id", help="submission id (default: Ray picks raysubmit_...)"),
     wait: bool = typer.Option(False, "--wait", help="follow the logs until the job ends; exit 1 unless it SUCCEEDED"),
+    agent_timeout: float = typer.Option(90.0, "--agent-timeout", min=0,
+                                        help="seconds to wait for a starting head's Jobs API and job agent"),
 ) -> None:
     """Submit `ganforge COMMAND SPEC ...` to a Ray cluster; prints the job id. Extra args after `--` pass through."""
     if command not in COMMANDS:
@@ -112,9 +126,10 @@ def submit(
         typer.secho(f"warning: MLflow tracking URI {uri or '(none)'} is local to whichever node runs the job; "
                     "use an MLflow server (--tracking-uri http://HOST:5000)", fg=typer.colors.YELLOW, err=True)
     entrypoint = build_entrypoint(command, target, list(set_ or []), workers, list(ctx.args))
-    client = job_client(address)
-    submitted = submit_with_retry(client, entrypoint=entrypoint, runtime_env=build_runtime_env(str(root), uri),
-                                  submission_id=job_id, metadata={"ganforge.command": command, "ganforge.spec": target})
+    url = resolve_address(address)
+    job = {"entrypoint": entrypoint, "runtime_env": build_runtime_env(str(root), uri), "submission_id": job_id,
+           "metadata": {"ganforge.command": command, "ganforge.spec": target}}
+    client, submitted = submit_when_ready(lambda: connect(url), url, job, agent_timeout)
     typer.echo(f"job_id: {submitted}")
     typer.echo(f"entrypoint: {entrypoint}")
     if uri:
@@ -136,16 +151,95 @@ def spec_in_project(root: Path, target: str) -> str:
         fail(f"spec {target} is outside the project {root} that travels with the job; copy it into jobs/")
 
 
-def submit_with_retry(client, wait_s: float = 90.0, **job) -> str:
-    """client.submit_job, retried while a freshly started head has no job agent yet (HTTP 500)."""
-    deadline = time.time() + wait_s
+AGENT_PORT = 52365  # Ray's default dashboard agent HTTP port (ray_constants.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT)
+POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the Jobs API address answered: a kind, a line for the user, whether waiting can help."""
+
+    kind: str
+    what: str
+    transient: bool
+
+
+def read_answer(err: BaseException, url: str) -> Finding:
+    """Turn a failed connect or submit into what was found at ``url``."""
+    from ray.exceptions import AuthenticationError
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import JSONDecodeError
+
+    text = str(err)
+    if isinstance(err, AuthenticationError):
+        code = "403 (the token is wrong)" if text.startswith("Authentication failed") else "401 (no token sent)"
+        return Finding("auth", f"{url} answered {code}: set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to a copy of "
+                               "the head's ~/.ray/auth_token", False)
+    if isinstance(err, (ConnectionError, RequestsConnectionError)):
+        return Finding("no-server", f"nothing is listening at {url}", True)
+    if "No available agent" in text:
+        return Finding("no-agent", f"{url} answers but the head's job agent is not up", True)
+    if "Version check returned 404" in text or isinstance(err, JSONDecodeError) or (
+            isinstance(err, KeyError) and "ray_version" in text):
+        return Finding("not-ray", f"{url} is not a Ray dashboard (no Ray version at /api/version): point --address "
+                                  "at the head's dashboard port (8265 by default)", False)
+    return Finding("other", f"job submission to {url} failed: {text}", False)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _no_server_hint(url: str, timeout_s: float, probe) -> str:
+    return (f"nothing is listening at {url} after {timeout_s:.0f} s: is the head up? (`ray start --head` serves "
+            "the Jobs API on its dashboard port, 8265 by default)")
+
+
+def _no_agent_hint(url: str, timeout_s: float, probe) -> str:
+    host = urlparse(url).hostname or "localhost"
+    found = f"{url} answers but the head's job agent did not come up in {timeout_s:.0f} s"
+    if probe(host, AGENT_PORT):
+        return (f"{found}; port {AGENT_PORT} on {host}, the agent's default, is held (another Ray instance's "
+                "agent?), so this head's agent cannot bind it: start the head with "
+                "`ray start --head --dashboard-agent-listen-port=PORT` (a free port)")
+    return (f"{found}; port {AGENT_PORT} on {host} is free, so the agent failed to start or uses another port: "
+            "see dashboard_agent.log in the head's session logs (/tmp/ray/session_latest/logs)")
+
+
+GIVE_UP_HINTS = {"no-server": _no_server_hint, "no-agent": _no_agent_hint}
+
+
+def submit_when_ready(connect_: Callable[[], Any], url: str, job: dict, timeout_s: float, *,
+                      clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                      probe: Callable[[str, int], bool] = port_in_use) -> tuple[Any, str]:
+    """Connect and submit ``job``; returns (client, job id).
+
+    A head that ``ray start --head`` just started may not listen yet, and its job agent starts
+    after its HTTP API ("No available agent"): both are waited for, up to ``timeout_s``, with a
+    status line per new finding. Answers waiting cannot change (401/403, not a Ray dashboard,
+    any other error) fail at once; a wait that runs out says what it found.
+    """
+    deadline = clock() + timeout_s
+    client, shown = None, None
     while True:
         try:
-            return client.submit_job(**job)
-        except RuntimeError as err:
-            if "No available agent" not in str(err) or time.time() > deadline:
-                fail(f"job submission failed: {err}", code=1)
-            time.sleep(2)
+            client = client or connect_()
+            return client, client.submit_job(**job)
+        except Exception as err:  # classified below: the user gets one line, never a traceback
+            finding = read_answer(err, url)
+        if not finding.transient:
+            fail(finding.what, code=1)
+        if clock() >= deadline:
+            fail(GIVE_UP_HINTS[finding.kind](url, timeout_s, probe), code=1)
+        if finding != shown:
+            typer.echo(f"waiting up to {timeout_s:.0f} s: {finding.what}", err=True)
+            shown = finding
+        sleep(POLL_S)
 
 
 def follow(client, job_id: str, poll_s: float = 2.0) -> str:
