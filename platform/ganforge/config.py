@@ -8,11 +8,12 @@ this module does not import torch.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ganforge.documents import SpecError, apply_overrides, deep_merge, read_yaml
 
@@ -213,6 +214,8 @@ class ExperimentSpec(Strict):
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     search: dict[str, Any] | None = Field(None, description="Ray Tune search (ganforge tune); see jobs/tune/")
+    # What the user wrote (YAML + --set), kept by spec_from_dict: Tune completes each trial from it.
+    _document: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod
@@ -264,6 +267,11 @@ class ExperimentSpec(Strict):
         """Plain JSON/YAML-able dict (tuples become lists)."""
         return self.model_dump(mode="json")
 
+    def user_document(self) -> dict[str, Any]:
+        """A copy of the document this spec was validated from (YAML + --set overrides, before
+        defaults and the loss's recommendations); a spec built in code gives its full dict."""
+        return copy.deepcopy(self._document) if self._document is not None else self.to_dict()
+
 
 # --- loading ------------------------------------------------------------------------------
 
@@ -305,9 +313,11 @@ def format_validation_error(err: ValidationError, root: type[BaseModel] = Experi
 def spec_from_dict(document: dict[str, Any], source: str = "spec") -> ExperimentSpec:
     """Validate a plain dict into an ExperimentSpec; errors become one readable SpecError."""
     try:
-        return ExperimentSpec(**document)
+        spec = ExperimentSpec(**document)
     except ValidationError as err:
         raise SpecError(f"invalid {source}: {format_validation_error(err)}") from None
+    spec._document = copy.deepcopy(document)
+    return spec
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> ExperimentSpec:

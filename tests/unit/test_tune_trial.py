@@ -93,3 +93,32 @@ def test_marking_a_run_stopped_tolerates_the_trial_and_the_driver_doing_it_at_on
     other = _child(client)  # no tag written by anyone: the failure is real and surfaces
     with pytest.raises(MlflowException):
         trial_module.mark_stopped(client, other)
+
+
+# --- a trial trains what `ganforge train` would -----------------------------------------------------
+
+USER_SPEC = """
+name: t
+data: {name: digits}
+loss: {name: hinge}
+optim:
+  d: {lr: 3.0e-4}
+search:
+  space: {loss.name: choice(hinge, wgan, wgan-gp)}
+"""
+
+
+@pytest.mark.parametrize("loss, g_optim, n_critic", [("wgan", "rmsprop", 5), ("wgan-gp", "adam", 5), ("hinge", "adam", 1)])
+def test_trial_spec_is_what_train_makes_of_the_user_spec_plus_the_sampled_values(tmp_path, loss, g_optim, n_critic):
+    """The loss's recommendations (WGAN: RMSProp and 5 critics) fill what the user left unset,
+    exactly as `ganforge train SPEC --set loss.name=...` fills them; what the user wrote wins."""
+    from ganforge.config import load_spec
+
+    path = tmp_path / "t.yaml"
+    path.write_text(USER_SPEC)
+    user = load_spec(path)
+    trial = trial_module.trial_spec(user.user_document(), {"loss.name": loss}, {"workers": 1})
+    train = load_spec(path, [f"loss.name={loss}", "search=null", "scaling.workers=1", "tracking.registered_model=null"])
+    assert trial.to_dict() == train.to_dict()
+    assert (trial.optim.g.name, trial.loss.n_critic) == (g_optim, n_critic)
+    assert trial.optim.d.lr == 3e-4  # the user's own setting beats the loss's recommended lr

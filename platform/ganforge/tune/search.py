@@ -69,7 +69,7 @@ def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
 def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, uri: str, name: str):
     from ray import tune
 
-    base = spec.to_dict()
+    base = spec.user_document()  # trials complete it as `ganforge train` would (loss recommendations)
     base["search"] = None
     function = tune.with_parameters(run_trial, base=base, parent_run_id=parent_run_id, tracking_uri=uri,
                                     search_name=name, metric=search.metric, mode=search.mode,
@@ -80,7 +80,7 @@ def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, u
 def _tuner(spec, search, parent_run_id, uri, name, storage):
     from ray import tune
 
-    trial_spec(spec.to_dict(), {}, search.resources)  # fail before Ray if resources break the spec
+    trial_spec(spec.user_document(), {}, search.resources)  # fail before Ray if resources break the spec
     return tune.Tuner(
         _trainable(spec, search, parent_run_id, uri, name),
         param_space=search.param_space(),

@@ -42,7 +42,12 @@ def mark_stopped(client, run_id: str) -> None:
 
 
 def trial_spec(base: dict, params: dict[str, Any], resources: dict[str, Any]) -> ExperimentSpec:
-    """The spec one trial trains: base + sampled params + per-trial resources, no registration."""
+    """The spec one trial trains: base + sampled params + per-trial resources, no registration.
+
+    ``base`` is the user's document (``ExperimentSpec.user_document()``), not a filled-in spec:
+    validating it with the sampled values applies the rules `ganforge train` applies to
+    ``--set`` values (a sampled ``loss.name: wgan`` brings RMSProp and 5 critics where the
+    user set nothing), which a document with every default already written would override."""
     document = apply_params(base, params)
     for key, value in resources.items():
         document.setdefault("scaling", {})[key] = value
