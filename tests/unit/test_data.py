@@ -6,7 +6,8 @@ from torch.utils.data import DataLoader
 
 from ganforge.augment import build_pipeline
 from ganforge.config import AugmentSpec, DataSpec, spec_from_dict
-from ganforge.data import DATASETS, ImageDataset, build_dataset
+from ganforge.data import DATASETS, DataError, ImageDataset, build_dataset
+from ganforge.data.entry import DataSet
 from ganforge.data.base import to_tensor
 from ganforge.data.shapes import KINDS, draw_shapes
 
@@ -82,13 +83,15 @@ def test_unknown_data_set_in_spec_lists_valid_names():
 
 
 def test_empty_data_set_is_an_error():
-    @DATASETS.register("_test-empty")
-    def empty(spec):
+    class Empty(DataSet):
         """Nothing."""
-        return ImageDataset(np.zeros((0, 8, 8, 1), np.uint8))
 
+        def read(self, found, spec):
+            return ImageDataset(np.zeros((0, 8, 8, 1), np.uint8))
+
+    DATASETS.register("_test-empty")(Empty())
     try:
-        with pytest.raises(ValueError, match="no images"):
+        with pytest.raises(DataError, match="no images"):
             build_dataset(DataSpec.model_construct(**{**DataSpec().model_dump(), "name": "_test-empty"}))
     finally:
         DATASETS._entries.pop("_test-empty")

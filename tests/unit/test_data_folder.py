@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from ganforge.config import DataSpec
-from ganforge.data import build_dataset
+from ganforge.data import DataError, build_dataset
 from ganforge.data.folder import DataWarning
 
 pytestmark = pytest.mark.unit
@@ -88,7 +88,7 @@ def test_empty_folder_names_path_and_extensions(tmp_path):
 
 def test_missing_folder_names_path_and_key(tmp_path):
     missing = tmp_path / "nope"
-    with pytest.raises(FileNotFoundError, match=rf"data\.root={missing}"):
+    with pytest.raises(DataError, match=rf"data\.root={missing} does not exist"):
         build_dataset(folder_spec(missing))
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.data import DATASETS
 from ganforge.data.base import ImageDataset, as_nhwc_uint8
+from ganforge.data.entry import DataSet, register
+from ganforge.data.errors import DataFilesMissing
 
 N_FACES = 100
 
@@ -23,8 +24,17 @@ def lfw_subset_path() -> Path:
     return Path(skimage.data.__file__).parent / "lfw_subset.npy"
 
 
-@DATASETS.register("lfw-faces")
-def lfw_faces(spec) -> ImageDataset:
+@register("lfw-faces")
+class LfwFaces(DataSet):
     """LFW faces bundled with scikit-image: 100 grey 25x25 face crops, unlabelled (few-shot runs)."""
-    faces = np.load(lfw_subset_path())[:N_FACES]
-    return ImageDataset(as_nhwc_uint8(faces, max_value=1.0))
+
+    def locate(self, spec, fetch: bool) -> Path:
+        path = lfw_subset_path()
+        if not path.is_file():  # a trimmed install (some images strip package data)
+            raise DataFilesMissing(f"lfw-faces: {path} is missing from the installed scikit-image; "
+                                   f"reinstall it (pip install --force-reinstall scikit-image)")
+        return path
+
+    def read(self, found: Path, spec) -> ImageDataset:
+        faces = np.load(found)[:N_FACES]
+        return ImageDataset(as_nhwc_uint8(faces, max_value=1.0))

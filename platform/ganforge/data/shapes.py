@@ -14,8 +14,8 @@ import numpy as np
 from pydantic import Field
 
 from ganforge.config import Strict
-from ganforge.data import DATASETS
 from ganforge.data.base import ImageDataset
+from ganforge.data.entry import DataSet, register
 
 
 def _polygon(sides: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -87,13 +87,14 @@ class ShapesOptions(Strict):
     seed: int = Field(0, description="seed of the drawing (independent of train.seed)")
 
 
-@DATASETS.register("shapes")
-def shapes(spec) -> ImageDataset:
+@register("shapes")
+class Shapes(DataSet):
     """Coloured shapes drawn procedurally at any resolution; label = shape kind (6 classes), RGB."""
-    options = ShapesOptions(**spec.options)
-    n = min(options.n, spec.limit or options.n)
-    images, labels = draw_shapes(n, spec.resolution, options.seed)
-    return ImageDataset(images, labels=labels, class_names=list(KINDS))
 
+    Options = ShapesOptions
 
-shapes.Options = ShapesOptions
+    def read(self, found, spec) -> ImageDataset:
+        options = ShapesOptions(**spec.options)
+        n = min(options.n, spec.limit or options.n)
+        images, labels = draw_shapes(n, spec.resolution, options.seed)
+        return ImageDataset(images, labels=labels, class_names=list(KINDS))

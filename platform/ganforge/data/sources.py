@@ -12,23 +12,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ganforge.data.errors import DataError, DataFilesMissing
+
 DATA_DIR_ENV = "GANFORGE_DATA_DIR"
 
-
-class DataFilesMissing(FileNotFoundError):
-    """A data set's files are not where they were looked for; the message says how to fix it."""
-
+__all__ = ["DATA_DIR_ENV", "DataFilesMissing", "FileSet", "data_home", "root_path", "torchvision_download"]
 
 _KIND_CHECKS = {"directory": Path.is_dir, "file": Path.is_file}
 
 
-def root_path(spec, kind: str) -> Path:
-    """``data.root`` of ``spec`` as an existing ``kind`` ("directory" or "file"), else a clear error."""
+def root_path(spec, kind: str, holding: str) -> Path:
+    """``data.root`` of ``spec`` as a readable ``kind`` ("directory" or "file"), else a DataError.
+
+    ``holding`` says what the user should point at ("a folder of images", ...) in the fix.
+    """
+    fix = f"point data.root at {holding} (--set data.root=PATH)"
     if spec.root is None:
-        raise ValueError(f"data set {spec.name!r} needs a {kind}: --set data.root=PATH")
+        raise DataError(f"data set {spec.name!r} reads {holding} and data.root is not set: {fix}")
     path = Path(spec.root).expanduser()
+    if not path.exists():
+        raise DataFilesMissing(f"{spec.name}: data.root={path} does not exist; {fix}")
     if not _KIND_CHECKS[kind](path):
-        raise FileNotFoundError(f"data.root={path} is not a {kind} (data set {spec.name!r})")
+        other = "directory" if path.is_dir() else "file"
+        raise DataFilesMissing(f"{spec.name}: data.root={path} is a {other}, not a {kind}; {fix}")
+    if not os.access(path, os.R_OK | (os.X_OK if kind == "directory" else 0)):
+        raise DataError(f"{spec.name}: data.root={path} is not readable by this user; fix its permissions or {fix}")
     return path
 
 
@@ -47,6 +55,7 @@ class FileSet:
     env_vars: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
     download: Callable[[Path], None] | None = field(default=None, compare=False)
+    setup: str = ""  # another way to install the files, e.g. "scripts/setup_data.sh installs them"
 
     def search_dirs(self, root: str | None) -> list[Path]:
         """Folders searched, in order, before looking into their ``subdirs``."""
@@ -67,22 +76,36 @@ class FileSet:
     def missing_error(self, root: str | None, reason: str = "") -> DataFilesMissing:
         """The error naming the files, the folders searched and how to point at them."""
         wanted = ", ".join(" or ".join(names) for names in self.files)
-        searched = ", ".join(str(d) for d in self.search_dirs(root))
+        searched = ", ".join(str(d) + ("" if d.is_dir() else " (does not exist)") for d in self.search_dirs(root))
         inside = f" (directly or in {', '.join(s + '/' for s in self.subdirs)})" if self.subdirs else ""
         env = " or ".join([*self.env_vars, f"{DATA_DIR_ENV} (files in ${DATA_DIR_ENV}/{self.name})"])
         hint = f"Put them there, or point to them with --set data.root=DIR or the environment variable {env}"
         if self.download:
             hint += ", or --set data.download=true to fetch them (needs network)"
+        if self.setup:
+            hint += f"; {self.setup}"
         return DataFilesMissing(f"{self.name}: files not found: {wanted}. Searched: {searched}{inside}. "
                                 f"{reason}{hint}")
 
-    def locate(self, root: str | None, download: bool) -> dict[str, Path]:
-        """The files' paths; downloads them into root (or the data home) first when asked."""
+    def damaged_error(self, problem: str) -> DataError:
+        """The error for a file that is there but unusable: ``problem`` names it and what is wrong."""
+        fetch = " and --set data.download=true to fetch it again" if self.download else ""
+        setup = f"; {self.setup}" if self.setup else ""
+        return DataError(f"{self.name}: {problem}. Replace the file: delete it{fetch}, or copy a good one there "
+                         f"(or point --set data.root=DIR at another copy){setup}")
+
+    def locate(self, root: str | None, download: bool, fetch: bool = True) -> dict[str, Path] | None:
+        """The files' paths; downloads them into root (or the data home) first when asked.
+
+        ``fetch=False`` (the preflight check) never downloads: None where ``locate`` would.
+        """
         found = self.find(root)
         if found is not None:
             return found
         if not (download and self.download):
             raise self.missing_error(root)
+        if not fetch:
+            return None
         target = Path(root).expanduser() if root else data_home() / self.name
         try:
             self.download(target)
