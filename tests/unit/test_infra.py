@@ -94,6 +94,8 @@ def test_pins_match_the_project():
     pyproject = (REPO / "pyproject.toml").read_text()
     mlflow_pin = re.search(r'"mlflow==([\d.]+)"', pyproject).group(1)
     assert f'"mlflow=={mlflow_pin}"' in (INFRA / "mlflow" / "Dockerfile").read_text()
+    driver_pin = re.search(r'"psycopg2-binary==([\d.]+)"', pyproject).group(1)  # the server's PostgreSQL driver
+    assert f'"psycopg2-binary=={driver_pin}"' in (INFRA / "mlflow" / "Dockerfile").read_text()
     versions = {doc.get("rayVersion") for d in kube_docs() for doc in walk(d) if "rayVersion" in doc}
     assert versions == {ray.__version__}
 
