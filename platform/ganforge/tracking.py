@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
@@ -67,46 +67,31 @@ def log_image_grid(client: MlflowClient, run_id: str, images, step: int, nrow: i
     return f"samples/{name}"
 
 
-class GeneratorModel(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc wrapper: input latents [n, z_dim] -> images [n, C, H, W] in [-1, 1].
-
-    The weights live in the model's ``generator.pt`` artifact (spec + state dict); the module
-    is rebuilt from the spec on load, never unpickled.
-    """
-
-    def __getstate__(self):
-        # MLflow calls load_context/predict on the input example before pickling this object:
-        # the loaded generator must not be pickled with it (the weights are the artifact, and
-        # spectral-norm parametrized modules refuse to pickle).
-        return {key: value for key, value in self.__dict__.items() if key != "generator"}
-
-    def load_context(self, context):
-        from ganforge.sampling import generator_from_payload
-        from ganforge.train.checkpoint import load_checkpoint
-
-        self.generator = generator_from_payload(load_checkpoint(context.artifacts["generator"]))
-
-    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
-        # The np.ndarray hint: MLflow takes the signature from input_example (it infers none from
-        # this type) and stops warning on every import that predict has no type hints.
-        import torch
-
-        z = torch.as_tensor(np.asarray(model_input, dtype=np.float32))
-        with torch.no_grad():
-            return self.generator(z).numpy()
-
-
-def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path, z_dim: int,
+def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
                   registered_name: str | None) -> Any:
-    """Log ``generator.pt`` as an MLflow pyfunc model in ``run_id``; register it if named."""
+    """Log ``generator_file`` (a ``generator.pt``) as an MLflow pyfunc model in ``run_id``;
+    register it if named.
+
+    The model is logged from code (``pyfunc_model.py``), so nothing is pickled; its signature and
+    input example come from the generator the file describes (latents of its own z_dim, class
+    labels and codes where it takes them: see ``ganforge.pyfunc``).
+    """
+    from ganforge import pyfunc
+    from ganforge.sampling import generator_from_payload
+    from ganforge.train.checkpoint import load_checkpoint
+
+    generator = generator_from_payload(load_checkpoint(generator_file))
     mlflow.set_tracking_uri(tracking_uri)
-    example = np.random.default_rng(0).standard_normal((2, z_dim)).astype(np.float32)
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        # MLflow 3.17 compares a DataFrame example's columns with a range(), which pandas 3 warns of.
+        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
         info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME, python_model=GeneratorModel(), artifacts={"generator": str(generator_file)},
-            input_example=example, registered_model_name=registered_name,
+            name=MODEL_NAME, python_model=pyfunc.MODEL_CODE,
+            artifacts={"generator": str(generator_file)}, signature=pyfunc.signature(generator),
+            input_example=pyfunc.input_example(generator), metadata=pyfunc.describe(generator),
+            registered_model_name=registered_name,
             # Explicit requirements: inferring them costs 6-11 s per log (STACK-NOTES).
-            pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy"],
+            pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy", "pandas"],
         )
     # Leaving the `with` marked the run FINISHED; the driver sets the final status.
     return info

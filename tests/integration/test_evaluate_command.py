@@ -72,8 +72,7 @@ def test_registered_model_logs_into_its_own_run(checkpoint):
     client = mlflow.tracking.MlflowClient()
     experiment = client.create_experiment("ganforge")
     source_run = client.create_run(experiment).info.run_id
-    log_generator(source_run, mlflow.get_tracking_uri(), checkpoint / GENERATOR_FILE, z_dim=16,
-                  registered_name="tiny-eval")
+    log_generator(source_run, mlflow.get_tracking_uri(), checkpoint / GENERATOR_FILE, registered_name="tiny-eval")
     result = CliRunner().invoke(app, ["evaluate", "models:/tiny-eval/1", *ARGS, "--extractor", "domain:digits"])
     assert result.exit_code == 0, result.output
     _, runs = all_runs()

@@ -59,7 +59,7 @@ def _register(root: Path) -> str:
     experiment = client.create_experiment("serve-test", artifact_location=str(root / "artifacts"))
     run_id = client.create_run(experiment).info.run_id
     client.log_metric(run_id, "fid", 123.4)
-    log_generator(run_id, uri, _save_generator(root / "uncond", 0), 16, "tiny")
+    log_generator(run_id, uri, _save_generator(root / "uncond", 0), "tiny")
     return uri
 
 

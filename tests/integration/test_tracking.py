@@ -1,14 +1,17 @@
-"""Logging a generator as an MLflow pyfunc model and loading it back."""
+"""Logging a generator as an MLflow pyfunc model (from code, nothing pickled) and loading it back."""
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.integration
 
 
-def test_spectral_norm_generator_logs_registers_and_predicts(mlflow_uri, tmp_path):
-    """Spectral-norm parametrized modules refuse to pickle: the pyfunc must carry only the weights file."""
+def test_spectral_norm_generator_logs_from_code_registers_and_predicts(mlflow_uri, tmp_path):
+    """Spectral-norm parametrized modules refuse to pickle: the model is its code file plus the
+    weights file, and MLflow pickles no Python object."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -24,7 +27,12 @@ def test_spectral_norm_generator_logs_registers_and_predicts(mlflow_uri, tmp_pat
                        tmp_path / GENERATOR_FILE)
     client = MlflowClient(mlflow_uri)
     run_id = client.create_run(client.create_experiment("sn")).info.run_id
-    log_generator(run_id, mlflow_uri, path, z_dim=8, registered_name="sn-g")
+    info = log_generator(run_id, mlflow_uri, path, registered_name="sn-g")
+    local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "downloaded"))
+    files = {p.relative_to(local).as_posix() for p in Path(local).rglob("*") if p.is_file()}
+    assert {"pyfunc_model.py", f"artifacts/{GENERATOR_FILE}"} <= files
+    assert not [f for f in files if f.endswith(".pkl")], files
     model = mlflow.pyfunc.load_model("models:/sn-g/1")
-    images = model.predict(np.zeros((3, 8), dtype=np.float32))
-    assert images.shape == (3, 1, 16, 16) and np.abs(images).max() <= 1
+    assert model.loader_module == "mlflow.pyfunc.loaders.code_model"
+    images = model.predict(pd.DataFrame({"z": [[0.0] * 8] * 3}))
+    assert images.shape == (3, 1, 16, 16) and abs(images).max() <= 1

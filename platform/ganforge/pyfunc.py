@@ -1,0 +1,115 @@
+"""The generator's MLflow pyfunc: what its input holds, its signature and input example, the model.
+
+Input: a pandas DataFrame, one row per image, with the columns the generator needs:
+
+- ``z``: list of floats, length ``G.z_dim`` (the generator's own, which for InfoGAN is the
+  noise plus the continuous codes, not the spec's ``model.z_dim``);
+- ``class_id``: int in ``0..G.num_classes-1``, present (and required) only for generators
+  with labels: conditional models, and InfoGAN, whose categorical code is the class label;
+- ``codes``: list of floats in (-1, 1), optional, only for generators with continuous codes
+  (InfoGAN): they replace the code part of ``z`` (``G.latent_with_codes``).
+
+Output: float32 images ``[n, C, H, W]`` in [-1, 1]. Over REST (``mlflow models serve``):
+``{"dataframe_records": [{"z": [...], "class_id": 3}]}``. The logged model's ``metadata`` repeats
+``z_dim``, ``num_classes``, ``num_codes`` and ``img_shape``.
+
+The model is logged from code (``pyfunc_model.py`` calls ``set_model``): nothing is pickled; the
+weights are the ``generator.pt`` artifact, rebuilt from its spec on load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema, TensorSpec
+from mlflow.types.schema import Array
+
+Z, CLASS_ID, CODES = "z", "class_id", "codes"
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")  # the models-from-code file MLflow logs
+
+
+def num_codes(generator: torch.nn.Module) -> int:
+    """How many continuous codes the generator takes beside z's noise (InfoGAN's n_cont; else 0)."""
+    return int(getattr(generator, "n_cont", 0)) if hasattr(generator, "latent_with_codes") else 0
+
+
+def describe(generator: torch.nn.Module) -> dict:
+    """What a caller needs to know to build the input: z_dim, num_classes, num_codes, img_shape."""
+    return {"z_dim": int(generator.z_dim), "num_classes": int(generator.num_classes),
+            "num_codes": num_codes(generator), "img_shape": [int(s) for s in generator.img_shape]}
+
+
+def signature(generator: torch.nn.Module) -> ModelSignature:
+    """Columns this generator needs (see the module docstring) -> images [-1, C, H, W] float32."""
+    columns = [ColSpec(Array(DataType.double), Z)]
+    if generator.num_classes:
+        columns.append(ColSpec(DataType.long, CLASS_ID))
+    if num_codes(generator):
+        columns.append(ColSpec(Array(DataType.double), CODES, required=False))
+    output = TensorSpec(np.dtype(np.float32), (-1, *generator.img_shape))
+    return ModelSignature(inputs=Schema(columns), outputs=Schema([output]))
+
+
+def input_example(generator: torch.nn.Module, rows: int = 2) -> pd.DataFrame:
+    """Seeded rows of every column the signature names (labels 0, 1, ...; codes spread over (-1, 1))."""
+    z = np.random.default_rng(0).standard_normal((rows, generator.z_dim)).astype(np.float32)
+    example = {Z: list(z)}
+    if generator.num_classes:
+        example[CLASS_ID] = [i % generator.num_classes for i in range(rows)]
+    if n := num_codes(generator):
+        example[CODES] = list(np.linspace(-0.5, 0.5, rows * n, dtype=np.float32).reshape(rows, n))
+    return pd.DataFrame(example)
+
+
+def _matrix(column: pd.Series, width: int, name: str) -> torch.Tensor:
+    """A column of equal-length float lists as a [rows, width] tensor; a wrong length is an error."""
+    rows = [np.asarray(value, dtype=np.float32).reshape(-1) for value in column]
+    bad = next((len(row) for row in rows if len(row) != width), None)
+    if bad is not None:
+        raise ValueError(f"column {name!r} needs {width} floats per row, got {bad}: "
+                         "see the model's signature or metadata")
+    return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, width)
+
+
+def _labels(frame: pd.DataFrame, num_classes: int) -> torch.Tensor | None:
+    """The ``class_id`` column as a label tensor, checked against the generator's classes."""
+    if not num_classes:
+        return None
+    if CLASS_ID not in frame:
+        raise ValueError(f"this generator needs a {CLASS_ID!r} column (0..{num_classes - 1})")
+    labels = torch.tensor(frame[CLASS_ID].to_numpy(dtype=np.int64))
+    if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < num_classes):
+        raise ValueError(f"{CLASS_ID} must lie in 0..{num_classes - 1}")
+    return labels
+
+
+def _every_row(column: pd.Series) -> pd.Series:
+    """``column`` if every row has a value; codes for some rows only would be ambiguous."""
+    if column.isna().any():
+        raise ValueError(f"column {column.name!r} needs a value in every row (or leave the column out)")
+    return column
+
+
+class GeneratorModel(mlflow.pyfunc.PythonModel):
+    """MLflow pyfunc over a ganforge generator: the DataFrame above -> images [n, C, H, W] in [-1, 1]."""
+
+    def load_context(self, context) -> None:
+        """Rebuild the generator from the ``generator`` artifact (spec + weights, weights_only)."""
+        from ganforge.sampling import generator_from_payload
+        from ganforge.train.checkpoint import load_checkpoint
+
+        self.generator = generator_from_payload(load_checkpoint(context.artifacts["generator"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        """Images for each row's latent (and label, and codes where the generator takes them)."""
+        G = self.generator
+        z = _matrix(model_input[Z], G.z_dim, Z)
+        y = _labels(model_input, G.num_classes)
+        if (n := num_codes(G)) and CODES in model_input:
+            z = G.latent_with_codes(z, _matrix(_every_row(model_input[CODES]), n, CODES))
+        with torch.no_grad():
+            return G(z, y).float().numpy()
