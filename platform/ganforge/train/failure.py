@@ -10,6 +10,8 @@ CAUSES: tuple[tuple[str, str], ...] = (
     ("NodeDiedError", "a node of the cluster was lost"),
     ("node died", "a node of the cluster was lost"),
     ("ActorDiedError", "a training worker process died"),
+    ("worker process has died", "a training worker process died"),
+    ("WorkerHealthCheckFailedError", "a training worker stopped answering (its process died or hung)"),
     ("ActorUnavailableError", "a training worker became unreachable"),
     ("WorkerCrashedError", "a training worker process crashed"),
     ("startup timed out", "the training workers did not start in time"),

@@ -1,0 +1,27 @@
+"""The one Ray start-up: a local instance leaves Ray's fixed ports to a user's `ray start`, and every
+worker of the job finds its own cluster (not whichever one /tmp/ray/ray_current_cluster names)."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_local_instance_keeps_off_the_default_ports(ray_session):
+    import ray
+
+    node = ray._private.worker.global_worker.node
+    assert node.dashboard_agent_listen_port != 52365
+    assert node.address_info["webui_url"] and not node.address_info["webui_url"].endswith(":8265")
+
+
+def test_workers_pin_their_own_gcs(ray_session):
+    import os
+
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def worker_address():
+        return os.environ.get("RAY_ADDRESS")
+
+    assert ray.get(worker_address.remote()) == ray_session
