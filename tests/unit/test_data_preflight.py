@@ -99,6 +99,11 @@ def overwrite(path, data: bytes):
     return path
 
 
+def gzipped_cut(path, keep):
+    """A whole gzip file of ``path``'s content cut short (the trailer records the shorter size)."""
+    return overwrite(path, gzip.compress(gzip.decompress(path.read_bytes())[:keep]))
+
+
 def cut(path, keep):
     """Keep the first ``keep`` bytes of ``path`` (negative: drop that many from the end)."""
     data = path.read_bytes()
@@ -126,6 +131,9 @@ IDX_CASES = {
                                  ("truncated", "data.download=true")),
     "truncated gzip": lambda t: ({"root": str(idx_set(t / "d", compress=True))},
                                  cut(t / "d/train-images-idx3-ubyte.gz", -20), ("truncated", "data.download=true")),
+    "truncated before gzipping": lambda t: ({"root": str(idx_set(t / "d", compress=True))},
+                                            gzipped_cut(t / "d/train-images-idx3-ubyte.gz", -100),
+                                            ("truncated", "when decompressed", "data.download=true")),
     "wrong magic": lambda t: ({"root": str(idx_set(t / "d"))}, overwrite(t / "d/train-labels-idx1-ubyte", b"GIF89a" * 4),
                               ("not an IDX file", "data.download=true")),
     "not gzip": lambda t: ({"root": str(idx_set(t / "d", compress=True))},
