@@ -8,9 +8,10 @@ import torch
 from test_metrics_helpers import DIGITS_DATA, DigitsStandIn, TinyGenerator, digits, classifier_cache, offline, spec_for  # noqa: F401
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
+from ganforge.config import ExperimentSpec
 from ganforge.metrics import EXTRACTORS, WeightsNotFoundError, evaluate_generator, resolve_extractor
-from ganforge.metrics import domain_classifier, weights
-from ganforge.metrics.extractor import ExtractorContext
+from ganforge.metrics import domain_classifier, extractor_auto, weights
+from ganforge.metrics.extractor import ExtractorContext, planned_metric_tag
 from ganforge.metrics.weights import INCEPTION_TF
 
 pytestmark = pytest.mark.unit
@@ -53,15 +54,24 @@ def test_auto_picks_the_domain_extractor_for_labelled_data_without_inception_wei
     assert chosen.name == "domain:digits" and chosen.has_logits
 
 
-def test_auto_picks_inception_for_unlabelled_data_or_when_its_weights_are_configured(offline, digits, monkeypatch, tmp_path):
-    picked = []
-    monkeypatch.setitem(EXTRACTORS._entries, "inception", lambda arg, ctx: picked.append(arg) or "inception")
-    data_spec = spec_for([], 2).data
-    resolve_extractor("auto", ExtractorContext(data_spec=data_spec, dataset=DigitsStandIn(50, labelled=False)))
-    weights_file = tmp_path / INCEPTION_TF.filename
-    weights_file.write_bytes(b"stand-in")
-    resolve_extractor("auto", ExtractorContext(data_spec=data_spec, dataset=digits, inception_weights=str(weights_file)))
-    assert picked == [None, None]
+@pytest.mark.parametrize("data, inception_installed, labelled, expected", [
+    ("cifar10", True, True, "inception"),  # natural images: the network papers report FID with
+    ("cifar100", True, True, "inception"),
+    ("lfw-faces", True, False, "inception"),
+    ("digits", True, True, "domain:digits"),  # even with Inception installed
+    ("fashion-mnist", True, True, "domain:fashion-mnist"),
+    ("cifar10", False, True, "domain:cifar10"),  # no Inception weights: the data set's own classifier
+    ("lfw-faces", False, False, "inception"),  # nothing else fits: inception's weights error says what to install
+])
+def test_auto_picks_inception_for_natural_images_and_the_domain_classifier_for_digits(
+        monkeypatch, data, inception_installed, labelled, expected):
+    monkeypatch.setattr(extractor_auto, "inception_available", lambda explicit=None: inception_installed)
+    monkeypatch.setattr(extractor_auto, "resolve_extractor", lambda text, context: text)  # what auto resolves to
+    context = ExtractorContext(data_spec=ExperimentSpec(data={"name": data}).data,
+                               dataset=DigitsStandIn(20, labelled=labelled))
+    assert resolve_extractor("auto", context) == expected
+    # the metric names Tune validates against, planned without loading anything, agree
+    assert planned_metric_tag("auto", context) == (None if expected == "inception" else expected.replace(":", "-"))
 
 
 def test_domain_classifier_is_trained_once_cached_and_accurate(offline, digits, monkeypatch):

@@ -10,7 +10,7 @@ EVAL = {"every": 10, "metrics": ["fid"], "n": 16, "extractor": "domain:digits"}
 
 
 def make_spec(search: dict, **sections) -> ExperimentSpec:
-    base = {"search": {"metric": "fid", "mode": "min", **search}, "train": {"steps": 30, "checkpoint_every": 10, "log_every": 5},
+    base = {"search": {"metric": "domain-digits.fid", "mode": "min", **search}, "train": {"steps": 30, "checkpoint_every": 10, "log_every": 5},
             "eval": EVAL}
     base.update(sections)
     return ExperimentSpec(**base)
@@ -108,6 +108,31 @@ def test_eval_metric_needs_eval_every_dividing_checkpoint_every():
     spec = make_spec({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}}, eval={**EVAL, "every": 7})
     with pytest.raises(SearchSpaceError, match="set eval.every: 10"):
         parse_search(spec)
+
+
+@pytest.mark.parametrize("metric, eval_section, right_key", [
+    ("fid", EVAL, "domain-digits.fid"),  # the Inception name for the digits classifier's number
+    ("fid_best", {**EVAL, "extractor": "auto"}, "domain-digits.fid_best"),  # auto on digits: the classifier
+    ("domain-digits.fid", {**EVAL, "extractor": "inception"}, "fid"),
+])
+def test_a_metric_named_for_another_network_fails_naming_the_right_key(metric, eval_section, right_key):
+    spec = make_spec({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "metric": metric}, eval=eval_section)
+    with pytest.raises(SearchSpaceError, match=f"write search.metric: {right_key}$"):
+        parse_search(spec)
+
+
+@pytest.mark.parametrize("metric, data, extractor", [
+    ("domain-digits.fid_best", "digits", "domain:digits"),
+    ("fid", "cifar10", "auto"),  # natural images: auto is the standard Inception (installed here)
+    ("kid_mean", "digits", "inception"),
+])
+def test_metric_names_that_match_the_extractor_pass(monkeypatch, metric, data, extractor):
+    from ganforge.metrics import extractor_auto
+
+    monkeypatch.setattr(extractor_auto, "inception_available", lambda explicit=None: True)
+    spec = make_spec({"space": {"optim.g.lr": "uniform(0.1, 0.2)"}, "metric": metric}, data={"name": data},
+                     eval={**EVAL, "metrics": ["fid", "kid"], "extractor": extractor})
+    assert parse_search(spec).metric == metric
 
 
 def test_loss_metric_needs_no_eval():

@@ -7,11 +7,16 @@ Two registries, filled by the decorators in this package's modules:
   cached real statistics) into a dict of floats.
 - ``EXTRACTORS``: feature extractors by kind (``inception``, ``domain``, ``clip``, ``auto``);
   ``domain:digits`` is kind ``domain`` with argument ``digits``. Each builds an
-  :class:`~ganforge.metrics.extractor.Extractor` around a torch-fidelity feature extractor.
+  :class:`~ganforge.metrics.extractor.Extractor` around a torch-fidelity feature extractor, and
+  says (``metric_tag``) what its metric keys carry.
 
-The training loop calls :func:`evaluate_generator`; ``ganforge evaluate`` calls the same function.
-Paired metrics for reconstruction / translation models (MSE, PSNR, SSIM, MS-SSIM, LPIPS) are plain
-functions in :mod:`ganforge.metrics.paired` and :mod:`ganforge.metrics.lpips`.
+Metric keys say their network (:mod:`ganforge.metrics.names`): ``fid`` is the standard
+Inception's, ``domain-digits.fid`` the digits classifier's. The training loop (train/reporter.py)
+and ``ganforge evaluate`` both build an :class:`Evaluator` once and call it; Tune checks a
+search's metric against :func:`~ganforge.metrics.evaluation.planned_keys`;
+:func:`evaluate_generator` is the one-call form. Paired metrics for reconstruction / translation
+models (MSE, PSNR, SSIM, MS-SSIM, LPIPS) are plain functions in :mod:`ganforge.metrics.paired` and
+:mod:`ganforge.metrics.lpips`.
 """
 from __future__ import annotations
 

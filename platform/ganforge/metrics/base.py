@@ -1,9 +1,10 @@
 """What a distribution metric is: a registered function from features to a dict of floats.
 
 A metric module defines one function and registers it with :func:`metric`, declaring what it
-needs (real statistics, classifier logits), its options with defaults, and which of its keys are
-better when lower or higher (so that :class:`~ganforge.metrics.best.BestTracker` can keep bests
-without a table of names).
+needs (real statistics, classifier logits), its options with defaults, the keys it returns (so
+that a spec's metric names are checked before any work), and which of them are better when lower
+or higher (so that :class:`~ganforge.metrics.best.BestTracker` can keep bests without a table of
+names).
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class MetricDef:
     needs_real: bool = True
     needs_logits: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()  # every key ``compute`` returns, plain (the standard Inception's names)
     lower_is_better: tuple[str, ...] = ()
     higher_is_better: tuple[str, ...] = ()
 

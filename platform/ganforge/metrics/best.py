@@ -1,18 +1,20 @@
-"""Best values of metrics across the evaluations of one run (``fid_best``, ``is_mean_best``, ...).
+"""Best values of metrics across the evaluations of one run (``fid_best``, ``domain-digits.fid_best``).
 
 Each registered metric declares which of its keys are better lower or higher, so the tracker
-needs no table of names. The training loop keeps one tracker per run and passes it to
-:func:`~ganforge.metrics.evaluate_generator`, which adds the ``*_best`` keys to what it returns
-(and so to MLflow and to Ray Tune's reported metrics). On resume, seed it with the bests so far:
-``BestTracker({"fid": 12.3})``.
+needs no table of names; a key that carries an extractor tag (``domain-digits.fid``) takes the
+direction of its plain key. :class:`~ganforge.metrics.evaluation.Evaluator` folds each evaluation
+into the tracker it is given and returns the ``*_best`` keys with the values; the training loop
+logs both (to MLflow and to Ray Tune's reports). A tracker starts from ``initial`` (the bests a
+resumed run had logged: ``BestTracker({"domain-digits.fid": 12.3})``).
 """
 from __future__ import annotations
 
 from ganforge.metrics import METRICS
+from ganforge.metrics.names import base_key
 
 
 def directions() -> dict[str, bool]:
-    """key -> True when lower is better, False when higher is better, for every registered key."""
+    """plain key -> True when lower is better, False when higher is better, for every registered key."""
     table: dict[str, bool] = {}
     for _, definition in METRICS.items():
         table.update({key: True for key in definition.lower_is_better})
@@ -30,9 +32,9 @@ class BestTracker:
         """Fold ``values`` in; returns ``{"<key>_best": best}`` for each directional key present."""
         table = directions()
         for key, value in values.items():
-            if key not in table or value != value:  # skip keys without a direction, and NaN
+            lower = table.get(base_key(key))
+            if lower is None or value != value:  # skip keys without a direction, and NaN
                 continue
-            lower = table[key]
             current = self.best.get(key)
             if current is None or (value < current if lower else value > current):
                 self.best[key] = float(value)

@@ -2,8 +2,10 @@
 
 :class:`Evaluator` resolves everything that can fail (metric names, options, extractor and its
 weights, logits for IS) before any image is generated, then streams generated batches through the
-extractor so memory stays flat at any n. :func:`evaluate_generator` is the one-call form the
-training loop uses; ``ganforge evaluate`` uses :class:`Evaluator` to also report the extractor.
+extractor so memory stays flat at any n. Its values are keyed by names that say the network
+(``fid`` for the standard Inception, ``domain-digits.fid`` otherwise; :mod:`ganforge.metrics.names`),
+so the training loop, ``ganforge evaluate`` and Tune all see the same names. :func:`planned_keys`
+lists them for a spec without building anything. :func:`evaluate_generator` is the one-call form.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import torch
 from ganforge.metrics import METRICS, realdata
 from ganforge.metrics.base import MetricDef, MetricInputs, RealStats, resolve_options
 from ganforge.metrics.best import BestTracker
-from ganforge.metrics.extractor import Extractor, ExtractorContext, resolve_extractor
+from ganforge.metrics.extractor import Extractor, ExtractorContext, planned_metric_tag, resolve_extractor
+from ganforge.metrics.names import qualify
 from ganforge.metrics.real_stats import real_statistics
 from ganforge.train.noise import derive_seed
 
@@ -43,9 +46,29 @@ def check_supported(definitions: list[MetricDef], extractor: Extractor) -> None:
                              f"{extractor.name!r} does not give: {extractor.no_logits_hint}")
 
 
+def metric_keys(definitions: list[MetricDef], tag: str | None) -> list[str]:
+    """Keys an evaluation of ``definitions`` returns under extractor ``tag``, then its ``*_best`` keys."""
+    keys = [key for d in definitions for key in d.keys]
+    keys += [f"{key}_best" for d in definitions for key in (*d.lower_is_better, *d.higher_is_better)]
+    return [qualify(key, tag) for key in keys]
+
+
+def planned_keys(spec, inception_weights: str | None = None) -> list[str]:
+    """The keys periodic evaluation of ``spec`` (its ``eval`` section) will report, ``*_best`` included.
+
+    Nothing is loaded or trained: the extractor's tag comes from its factory's ``metric_tag``.
+    """
+    context = ExtractorContext(data_spec=spec.data, inception_weights=inception_weights)
+    return metric_keys(metric_definitions(spec.eval.metrics), planned_metric_tag(spec.eval.extractor, context))
+
+
 def evaluate_features(metrics: Iterable[str], fake: dict[str, torch.Tensor], real: RealStats | None = None, *,
                       seed: int = 0, options: Mapping[str, Any] | None = None) -> dict[str, float]:
-    """Metrics from precomputed features: ``fake`` {"pool", "logits"?} and the real statistics."""
+    """Metrics from precomputed features: ``fake`` {"pool", "logits"?} and the real statistics.
+
+    Keys are the metrics' plain ones: features do not say which network made them (the
+    :class:`Evaluator` adds the extractor's tag).
+    """
     definitions = metric_definitions(metrics)
     if real is None and any(d.needs_real for d in definitions):
         raise ValueError("these metrics compare with real data: pass the real statistics")
@@ -135,29 +158,35 @@ class Evaluator:
         return real_statistics(self.dataset, self.extractor, self.n, data=self.data,
                                batch_size=self.batch_size, refresh=refresh)
 
+    @property
+    def keys(self) -> list[str]:
+        """The keys a call returns (``*_best`` ones only when given a tracker)."""
+        return metric_keys(self.definitions, self.extractor.metric_tag)
+
     def __call__(self, generator: torch.nn.Module, best: BestTracker | None = None) -> dict[str, float]:
-        """Metric values for ``generator`` (plus ``*_best`` keys when a tracker is given)."""
+        """Metric values for ``generator``, keyed by names that carry the extractor (plus ``*_best``
+        keys when a tracker is given)."""
         real = self.real_stats()
         fake = generated_features(generator, self.extractor, self.n, seed=self.seed, batch_size=self.batch_size,
                                   truncation=self.truncation, sampler=self.sampler)
-        values = evaluate_features([d.name for d in self.definitions], fake, real, seed=self.seed,
-                                   options=self.options)
+        plain = evaluate_features([d.name for d in self.definitions], fake, real, seed=self.seed,
+                                  options=self.options)
+        values = {qualify(key, self.extractor.metric_tag): value for key, value in plain.items()}
         if best is not None:
             values.update(best.update(values))
         return values
 
 
 def evaluate_generator(generator: torch.nn.Module, spec, metrics: Iterable[str] | None = None, n: int | None = None,
-                       extractor: str | None = None, device: torch.device | str = "cpu", step: int | None = None,
+                       extractor: str | None = None, device: torch.device | str = "cpu",
                        *, dataset=None, best: BestTracker | None = None, **kwargs: Any) -> dict[str, float]:
-    """Evaluate ``generator`` against ``spec.data``; the training loop calls this every eval.every steps.
+    """Evaluate ``generator`` against ``spec.data`` once: :class:`Evaluator` built and called.
 
     Defaults come from ``spec.eval`` (metrics, n, extractor, batch_size, truncation) and
-    ``spec.train.seed``. Pass the training ``dataset`` to avoid rebuilding it, and a
-    :class:`BestTracker` to get ``<key>_best`` entries. ``step`` is accepted for the loop's call
-    and does not change the result: every evaluation uses the same latents. Real statistics come
-    from the cache after the first call. ``kwargs``: seed, options, sampler, inception_weights.
-    Returns e.g. ``{"fid": ..., "kid_mean": ..., "kid_std": ..., "is_mean": ..., ...}``.
+    ``spec.train.seed``; every call uses the same latents. Pass the ``dataset`` to avoid rebuilding
+    it, and a :class:`BestTracker` to get ``<key>_best`` entries. Real statistics come from the
+    cache after the first call. ``kwargs``: seed, options, sampler, inception_weights. Returns e.g.
+    ``{"domain-digits.fid": ..., "domain-digits.kid_mean": ...}`` (``{"fid": ...}`` with Inception).
     """
     evaluator = Evaluator.from_spec(spec, metrics, n, extractor, device, dataset=dataset, **kwargs)
     return evaluator(generator, best=best)

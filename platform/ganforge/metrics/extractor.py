@@ -4,7 +4,9 @@ An :class:`Extractor` wraps one torch-fidelity ``FeatureExtractorBase`` (its own
 ganforge class registered into torch-fidelity's registry with ``register_feature_extractor``),
 so the same network can be handed to ``torch_fidelity.calculate_metrics`` and give the same
 numbers. ganforge's names resolve through ``EXTRACTORS``: ``"domain:digits"`` calls the
-``domain`` factory with argument ``"digits"``. Loaded networks are kept per process, so periodic
+``domain`` factory with argument ``"digits"``. Each factory carries a ``metric_tag(argument,
+context)`` function beside it, so the metric names an extractor gives are known before it is
+loaded (:func:`planned_metric_tag`). Loaded networks are kept per process, so periodic
 evaluation during training does not reload weights.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from ganforge.metrics import EXTRACTORS
 from ganforge.metrics.images import to_uint8_rgb
+from ganforge.metrics.names import extractor_tag
 
 _LOADED: dict[tuple, "Extractor"] = {}
 
@@ -43,15 +46,23 @@ class Extractor:
     of the weights) keys the real-statistics cache. ``calls`` counts forward batches, which the
     cache test asserts on. ``log_weights``: the weights are ganforge's own (a domain classifier)
     and small, so ``ganforge evaluate`` stores them as an MLflow artifact beside the metrics.
+    ``standard``: the standard Inception network, whose metrics keep the plain names (``fid``);
+    every other extractor's keys carry its :attr:`metric_tag` (``domain-digits.fid``).
     """
 
     def __init__(self, name: str, module: torch.nn.Module, *, pool_key: str, logits_key: str | None,
                  identity: str, weights_path: Path | None = None, no_logits_hint: str = "",
-                 log_weights: bool = False):
+                 log_weights: bool = False, standard: bool = False):
         self.name, self.module, self.identity = name, module, identity
         self.pool_key, self.logits_key = pool_key, logits_key
         self.weights_path, self.no_logits_hint, self.log_weights = weights_path, no_logits_hint, log_weights
+        self.standard = standard
         self.calls = 0
+
+    @property
+    def metric_tag(self) -> str | None:
+        """What this extractor's metric keys carry (None: plain keys, the standard Inception)."""
+        return None if self.standard else extractor_tag(self.name)
 
     @property
     def has_logits(self) -> bool:
@@ -89,7 +100,7 @@ def register_with_torch_fidelity(tf_name: str, cls: type) -> None:
 
 def load_extractor(name: str, tf_name: str, *, pool_key: str, logits_key: str | None, weights_path: Path,
                    identity: str, device: torch.device | str = "cpu", no_logits_hint: str = "",
-                   log_weights: bool = False) -> Extractor:
+                   log_weights: bool = False, standard: bool = False) -> Extractor:
     """Build (or reuse) torch-fidelity extractor ``tf_name`` from local ``weights_path``.
 
     The weights path is always given: torch-fidelity would otherwise download them.
@@ -103,7 +114,7 @@ def load_extractor(name: str, tf_name: str, *, pool_key: str, logits_key: str | 
                                           feature_extractor_weights_path=str(weights_path))
         _LOADED[key] = Extractor(name, module.to(device), pool_key=pool_key, logits_key=logits_key,
                                  identity=identity, weights_path=weights_path, no_logits_hint=no_logits_hint,
-                                 log_weights=log_weights)
+                                 log_weights=log_weights, standard=standard)
     return _LOADED[key]
 
 
@@ -112,6 +123,16 @@ def resolve_extractor(text: str, context: ExtractorContext | None = None) -> Ext
     kind, _, argument = text.partition(":")
     factory = EXTRACTORS.get(kind)
     return factory(argument or None, context or ExtractorContext())
+
+
+def planned_metric_tag(text: str, context: ExtractorContext | None = None) -> str | None:
+    """The :attr:`Extractor.metric_tag` extractor ``text`` will have, without loading or training it.
+
+    Each registered factory carries a ``metric_tag(argument, context)`` function beside it, so a
+    spec's metric names can be checked before any work (``ganforge tune`` does, before Ray).
+    """
+    kind, _, argument = text.partition(":")
+    return EXTRACTORS.get(kind).metric_tag(argument or None, context or ExtractorContext())
 
 
 def forget_loaded_extractors() -> None:

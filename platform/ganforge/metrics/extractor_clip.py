@@ -9,9 +9,11 @@ from __future__ import annotations
 from ganforge.metrics import EXTRACTORS
 from ganforge.metrics.cache import file_digest
 from ganforge.metrics.extractor import Extractor, ExtractorContext, load_extractor
+from ganforge.metrics.names import extractor_tag
 from ganforge.metrics.weights import CLIP_VIT_B32, require_weights
 
 TF_NAME = "clip-vit-b-32"
+NAME = "clip"
 
 
 @EXTRACTORS.register("clip")
@@ -20,6 +22,14 @@ def clip(argument: str | None, context: ExtractorContext) -> Extractor:
     if argument:
         raise ValueError(f"only CLIP ViT-B/32 is wired up; got clip:{argument}")
     path = require_weights(CLIP_VIT_B32)
-    return load_extractor("clip", TF_NAME, pool_key="clip", logits_key=None, weights_path=path,
+    return load_extractor(NAME, TF_NAME, pool_key="clip", logits_key=None, weights_path=path,
                           identity=f"clip@{file_digest(path)}", device=context.device,
                           no_logits_hint="CLIP gives embeddings, not class logits: use inception or domain:<data set>")
+
+
+def clip_tag(argument: str | None, context: ExtractorContext) -> str:
+    """CLIP is not the Inception network: its keys carry ``clip`` (``clip.fid``)."""
+    return extractor_tag(NAME)
+
+
+clip.metric_tag = clip_tag

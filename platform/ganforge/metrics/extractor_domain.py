@@ -16,6 +16,7 @@ from ganforge.metrics.cache import file_digest
 from ganforge.metrics.domain_classifier import RESOLUTION, ensure_classifier, load_classifier
 from ganforge.metrics.extractor import Extractor, ExtractorContext, load_extractor, register_with_torch_fidelity
 from ganforge.metrics.images import from_uint8_rgb
+from ganforge.metrics.names import extractor_tag
 
 DOMAIN_TF_NAME = "ganforge-domain"
 
@@ -62,10 +63,24 @@ def load_domain(path, name: str, device) -> Extractor:
                           log_weights=True)
 
 
-@EXTRACTORS.register("domain")
-def domain(argument: str | None, context: ExtractorContext) -> Extractor:
-    """A classifier trained once on a labelled data set (``domain:digits``), cached and reused."""
+def data_set_name(argument: str | None, context: ExtractorContext) -> str:
+    """The data set whose classifier ``domain[:argument]`` means (default: the evaluated one)."""
     name = argument or context.data_name
     if not name:
         raise ValueError("domain extractor needs a data set: --extractor domain:<data set>, e.g. domain:digits")
+    return name
+
+
+@EXTRACTORS.register("domain")
+def domain(argument: str | None, context: ExtractorContext) -> Extractor:
+    """A classifier trained once on a labelled data set (``domain:digits``), cached and reused."""
+    name = data_set_name(argument, context)
     return load_domain(ensure_classifier(name, context.data_spec), name, context.device)
+
+
+def domain_tag(argument: str | None, context: ExtractorContext) -> str:
+    """``domain-<data set>``: the tag :func:`domain`'s metric keys carry, without training it."""
+    return extractor_tag(f"domain:{data_set_name(argument, context)}")
+
+
+domain.metric_tag = domain_tag

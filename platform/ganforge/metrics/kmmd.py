@@ -60,7 +60,8 @@ def _subset(features: torch.Tensor, size: int, generator: torch.Generator) -> to
 
 @metric("kmmd", options={"kmmd_subset_size": 500, "kmmd_repeats": 10, "kmmd_permutations": 200,
                          "kmmd_alpha": 0.05, "kmmd_sigma": None},
-        lower_is_better=("kmmd",), higher_is_better=("kmmd_accept_rate",))
+        keys=("kmmd", "kmmd_pvalue", "kmmd_accept_rate"), lower_is_better=("kmmd",),
+        higher_is_better=("kmmd_accept_rate",))
 def kmmd(inputs: MetricInputs) -> dict[str, float]:
     """Gaussian-kernel MMD^2 permutation test over subsets: kmmd, kmmd_pvalue, kmmd_accept_rate."""
     fake, real = inputs.fake["pool"].double(), inputs.real.features.double()

@@ -26,7 +26,7 @@ def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=1, keepdim=True)
 
 
-@metric("mifid", options={"mifid_eps": 0.1}, lower_is_better=("mifid",))
+@metric("mifid", options={"mifid_eps": 0.1}, keys=("mifid", "mifid_distance"), lower_is_better=("mifid",))
 def mifid(inputs: MetricInputs) -> dict[str, float]:
     """FID divided by the thresholded memorisation distance: mifid, mifid_distance (lower is better)."""
     distance = memorization_distance(inputs.fake["pool"], inputs.real.features)

@@ -11,7 +11,8 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 from ganforge.metrics.base import MetricInputs, metric
 
 
-@metric("prc", options={"prc_neighborhood": 3}, higher_is_better=("precision", "recall", "f_score"))
+@metric("prc", options={"prc_neighborhood": 3}, keys=("precision", "recall", "f_score"),
+        higher_is_better=("precision", "recall", "f_score"))
 def precision_recall(inputs: MetricInputs) -> dict[str, float]:
     """k-NN manifold precision (fidelity) and recall (coverage), higher is better."""
     # torch-fidelity's convention: input 1 is generated, input 2 is real.

@@ -1,9 +1,11 @@
 """Reporting an evaluation: a printable table and MLflow logging that names the extractor.
 
-Numbers from different extractors are not comparable, so ``ganforge evaluate`` logs metrics as
-``eval.<extractor>.<key>`` (e.g. ``eval.domain-digits.fid``, ``eval.inception-port.fid``) with
-the extractor's identity (weights digest) as a tag; they never mix with each other or with the
-plain ``fid`` the training loop logs from its periodic evaluations.
+The values already carry their network in their keys (``fid`` for the standard Inception,
+``domain-digits.fid`` for the digits classifier; :mod:`ganforge.metrics.names`). The table shows
+those keys; ``ganforge evaluate`` logs them as ``eval.<key>`` (``eval.fid``,
+``eval.domain-digits.fid``), apart from the periodic evaluations the training loop logs under the
+bare keys (another n, another step), with the extractor's identity (weights digest) and n as tags
+``ganforge.eval.<extractor>.extractor`` / ``.n``.
 """
 from __future__ import annotations
 
@@ -11,11 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganforge.metrics.extractor import Extractor
+from ganforge.metrics.names import extractor_tag
+
+EVAL_PREFIX = "eval."
 
 
 def metric_prefix(extractor: Extractor) -> str:
-    """``eval.<extractor name with ':' as '-'>.``"""
-    return f"eval.{extractor.name.replace(':', '-')}."
+    """What ``ganforge evaluate`` puts before each key it logs (the keys name the extractor)."""
+    return EVAL_PREFIX
+
+
+def tag_prefix(extractor: Extractor) -> str:
+    """``eval.<extractor name with ':' as '-'>.``: its run tags (identity, n), one set per extractor."""
+    return f"{EVAL_PREFIX}{extractor_tag(extractor.name)}."
 
 
 def format_table(values: dict[str, float], extractor: Extractor, n: int) -> str:
@@ -54,8 +64,8 @@ def log_evaluation(tracking_uri: str, target: EvaluationTarget, values: dict[str
 
     client = MlflowClient(tracking_uri)
     run_id = target.run_id or _new_run(client, target)
-    prefix = metric_prefix(extractor)
-    log_metrics(client, run_id, {prefix + key: value for key, value in values.items()}, target.step)
+    log_metrics(client, run_id, {metric_prefix(extractor) + key: value for key, value in values.items()}, target.step)
+    prefix = tag_prefix(extractor)
     tags = {f"{prefix}extractor": extractor.identity, f"{prefix}n": str(n), **(extra_tags or {})}
     for key, value in tags.items():
         client.set_tag(run_id, f"ganforge.{key}", str(value))

@@ -9,7 +9,7 @@ into a :class:`SearchConfig` or raises :class:`SearchSpaceError` naming the key 
         optim.g.name: choice(adam, rmsprop, sgd, nesterov)
         train.seed: randint(0, 100)
         loss.name: grid(non-saturating, hinge)
-      metric: fid            # a key the training loop reports (fid, kid_mean, g_loss, ...)
+      metric: domain-digits.fid   # a key the training loop reports (fid with Inception, g_loss, ...)
       mode: min
       scheduler: asha        # asha | pbt | none, or {name: asha, grace_period: 1, reduction_factor: 2}
       num_samples: 4
@@ -252,8 +252,31 @@ def _truncation(raw: Any) -> list[float | None]:
     return [None if v is None else float(v) for v in values]
 
 
+def _eval_keys(spec: ExperimentSpec) -> list[str]:
+    """The keys periodic evaluation reports for ``spec.eval`` (names carry the extractor), before any work."""
+    from ganforge.metrics.evaluation import planned_keys
+
+    if not spec.eval.metrics:
+        return []
+    try:
+        return planned_keys(spec)
+    except KeyError as err:  # unknown metric or extractor name, listing the valid ones
+        raise SearchSpaceError(f"eval: {err.args[0]}") from None
+    except ValueError as err:
+        raise SearchSpaceError(f"eval: {err}") from None
+
+
 def _check_metric(spec: ExperimentSpec, metric: str) -> None:
-    """An eval metric must be reported with every Tune iteration (each checkpoint_every)."""
+    """An eval metric must be reported with every Tune iteration (each checkpoint_every), by that name.
+
+    Evaluation keys say their feature network (``fid`` is the standard Inception's,
+    ``domain-digits.fid`` the digits classifier's). A metric named for another network than
+    ``eval.extractor`` is refused with the right key rather than mapped to it: mapped, the search's
+    table, ``best_<metric>`` and the MLflow keys would all differ from what the spec says, and a
+    ``fid`` that is not an Inception FID is exactly the confusion the names exist to prevent.
+    """
+    from ganforge.metrics.names import base_key
+
     if metric in STEP_METRICS:
         return
     if metric in INTERVAL_METRICS:
@@ -266,11 +289,17 @@ def _check_metric(spec: ExperimentSpec, metric: str) -> None:
             f"search.metric {metric!r}: evaluation metrics reach Tune only when eval.every divides "
             f"train.checkpoint_every (now eval.every={spec.eval.every}, "
             f"train.checkpoint_every={spec.train.checkpoint_every}); set eval.every: {spec.train.checkpoint_every}")
-    prefixes = {m.split(":")[0] for m in spec.eval.metrics}
-    if not any(metric == p or metric.startswith(p + "_") or (p == "prc" and metric in ("precision", "recall", "f_score"))
-               for p in prefixes):
-        raise SearchSpaceError(f"search.metric {metric!r} is not produced by eval.metrics={spec.eval.metrics}; "
-                               f"add the metric there (e.g. eval.metrics: [fid])")
+    keys = _eval_keys(spec)
+    if metric in keys:
+        return
+    renamed = [key for key in keys if base_key(key) == base_key(metric)]
+    if renamed:
+        raise SearchSpaceError(
+            f"search.metric {metric!r}: with eval.extractor {spec.eval.extractor!r} this metric is reported as "
+            f"{renamed[0]!r} (names say their network; plain names are the standard Inception's): "
+            f"write search.metric: {renamed[0]}")
+    raise SearchSpaceError(f"search.metric {metric!r} is not produced by eval.metrics={spec.eval.metrics} "
+                           f"(reported: {', '.join(keys) or 'nothing'}); add the metric there (e.g. eval.metrics: [fid])")
 
 
 def parse_search(spec: ExperimentSpec) -> SearchConfig:

@@ -85,10 +85,10 @@ def _truncation(client, parent: str, best, out: Path, thresholds, n: int | None)
     _log_text(client, parent, out, "truncation.md", res.markdown(header, cells))
     _log_text(client, parent, out, "truncation.csv", res.csv_text(header, cells))
     client.log_artifact(parent, str(truncation.plot(rows, out / "truncation.png")), "search")
+    logged = [key for key in (truncation.metric_key(rows[0], "fid"), truncation.metric_key(rows[0], "is_mean")) if key]
     for row in rows:
         if row["truncation"] != "none":
             step = int(round(row["truncation"] * 100))  # MLflow steps are ints: threshold x 100
-            client.log_metric(parent, "truncation_fid", row["fid"], step=step)
-            if "is_mean" in row:
-                client.log_metric(parent, "truncation_is", row["is_mean"], step=step)
+            for key in logged:  # truncation_fid, truncation_domain-digits.fid, truncation_is_mean, ...
+                client.log_metric(parent, f"truncation_{key}", row[key], step=step)
     return rows
