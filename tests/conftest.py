@@ -1,6 +1,7 @@
 """Shared fixtures: one local Ray instance per test session, MLflow stores in temp dirs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -73,34 +74,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on 127.0.0.1 (sqlite backend); stopped by PID at the end."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts"),
-         "--workers", "1"],
-        stdout=open(root / "server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
+@contextlib.contextmanager
+def mlflow_server_on(root: Path, backend_uri: str, workers: int = 1):
+    """A real `mlflow server` on 127.0.0.1 over ``backend_uri`` (artifacts and log in ``root``);
+    yields its URI once /health answers, stops it by PID (its process group) on exit."""
     import requests
 
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{uri}/health", timeout=2).ok:
-                break
-        except requests.RequestException:
+    port = free_port()
+    log = root / "server.log"
+    with open(log, "wb") as output:  # the server keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", backend_uri, "--artifacts-destination", str(root / "artifacts"),
+             "--workers", str(workers)],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while not _answers(requests, f"{uri}/health"):
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"mlflow server on {backend_uri} did not start; log: {log.read_text()[-2000:]}")
             time.sleep(1)
-    else:
-        process.kill()
-        raise RuntimeError(f"mlflow server did not start; log: {(root / 'server.log').read_text()[-2000:]}")
-    yield uri
-    os.killpg(process.pid, signal.SIGTERM)  # the group we started (gunicorn/uvicorn children)
+        yield uri
+    finally:
+        _stop_group(process)
+
+
+def _answers(requests, url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group we started (gunicorn/uvicorn children), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:  # slow to stop on a loaded machine
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 (sqlite backend); stopped by PID at the end."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with mlflow_server_on(root, f"sqlite:///{root / 'mlflow.db'}") as uri:
+        yield uri

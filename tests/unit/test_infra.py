@@ -100,6 +100,14 @@ def test_pins_match_the_project():
     assert versions == {ray.__version__}
 
 
+def test_postgresql_uris_name_the_installed_driver():
+    """SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which the MLflow image lacks: the
+    server would not start. Every backend URI in infra/ names psycopg2, the driver it installs."""
+    uris = re.findall(r"postgresql[+\w]*://", "\n".join(p.read_text() for p in TEXT_FILES))
+    assert uris and set(uris) == {"postgresql+psycopg2://"}, uris
+    assert '"psycopg2-binary==' in (INFRA / "mlflow" / "Dockerfile").read_text()
+
+
 def test_ganforge_images_come_from_infra_dockerfiles():
     images = {node["image"] for path in YAML_FILES for d in documents(path) for node in walk(d)
               if isinstance(node.get("image"), str)}
@@ -215,4 +223,4 @@ def test_every_pod_logs_to_the_one_mlflow_server():
     assert any(port["port"] == 5000 for port in service["spec"]["ports"])
     compose = documents(INFRA / "mlflow" / "docker-compose.yml")[0]
     command = " ".join(compose["services"]["mlflow"]["command"])
-    assert "--backend-store-uri=postgresql://" in command and "--artifacts-destination" in command
+    assert "--backend-store-uri=postgresql+psycopg2://" in command and "--artifacts-destination" in command
