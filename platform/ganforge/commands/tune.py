@@ -14,15 +14,24 @@ def tune(
     resume: bool = typer.Option(False, "--resume", help="continue the latest search of this spec (finished trials are kept)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or a local instance)"),
     output: Optional[str] = typer.Option(None, "--output", help="directory for the table, plots and best spec (default: the Tune experiment directory)"),
+    verbose: bool = typer.Option(False, "--verbose", help="show Ray's and MLflow's own logs and the trials' output"),
 ) -> None:
     """Search hyperparameters of the GAN a spec describes; register the best generator."""
     spec = load_spec_or_exit(spec_path, set_)
+    from ganforge.console import capture_library_logs
+    from ganforge.train.preflight import PreflightError, check_training_inputs
+
+    try:
+        check_training_inputs(spec)
+    except PreflightError as err:
+        fail(str(err))
+    capture_library_logs("tune", verbose)
     from ganforge.tune.search import SearchError, run_search
     from ganforge.tune.space import SearchSpaceError
     from ganforge.tune.summary import summarize
 
     try:
-        outcome = run_search(spec, address=address, resume=resume)
+        outcome = run_search(spec, address=address, resume=resume, verbose=verbose)
     except (SearchError, SearchSpaceError) as err:
         fail(str(err))
     summary = summarize(outcome, spec, output)

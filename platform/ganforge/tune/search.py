@@ -109,7 +109,8 @@ def _restore(spec, search, uri) -> tuple:
     return tuner, saved
 
 
-def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = False) -> SearchOutcome:
+def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = False,
+               verbose: bool = False) -> SearchOutcome:
     """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run."""
     from mlflow.tracking import MlflowClient
 
@@ -121,7 +122,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     client = MlflowClient(uri)
     storage = storage_root(spec)
     if resume:
-        connect(address)
+        connect(address, verbose=verbose)
         tuner, saved = _restore(spec, search, uri)
         parent_run_id, name = saved["parent_run_id"], saved["name"]
         client.update_run(parent_run_id, status="RUNNING")
@@ -129,7 +130,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     else:
         name = f"{spec.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         parent_run_id = tracking.create_run(spec, uri, tags={SEARCH_TAG: name, "ganforge.kind": "tune"})
-        connect(address)
+        connect(address, verbose=verbose)
         tuner = _tuner(spec, search, parent_run_id, uri, name, storage)
         pointer = pointer_file(spec)
         pointer.parent.mkdir(parents=True, exist_ok=True)
