@@ -93,3 +93,29 @@ def test_inception_score_with_only_the_port_is_refused_naming_the_weights(isolat
     assert extractor.name == "inception-port" and not extractor.has_logits
     with pytest.raises(ValueError, match="GANFORGE_INCEPTION_WEIGHTS.*weights-inception-2015-12-05"):
         check_supported(metric_definitions(["fid", "is"]), extractor)
+
+
+class SmoothGenerator(torch.nn.Module):
+    """G(z): 1-channel 32 px images from 8x8 noise, enough for the sampling contract."""
+
+    def __init__(self):
+        super().__init__()
+        self.z_dim, self.num_classes, self.img_shape = 64, 0, (1, 32, 32)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, z, y=None):
+        grid = torch.tanh(self.scale * z).view(-1, 1, 8, 8)
+        return torch.nn.functional.interpolate(grid, size=(32, 32), mode="bilinear", align_corners=False)
+
+
+def test_cifar10s_default_is_the_standard_inception_and_keeps_the_plain_names(isolated, tf_layout_weights):
+    from ganforge.config import ExperimentSpec
+    from ganforge.metrics import BestTracker, Evaluator
+
+    spec = ExperimentSpec(data={"name": "cifar10"}, eval={"metrics": ["fid", "kid"], "n": 8, "batch_size": 8})
+    evaluator = Evaluator.from_spec(spec, dataset=Images(images(8, seed=3)), options={"kid_subsets": 2, "kid_subset_size": 4})
+    assert evaluator.extractor.name == "inception-port"  # auto, with only the port installed (as the setup leaves it)
+    values = evaluator(SmoothGenerator(), best=BestTracker())
+    assert set(values) == {"fid", "kid_mean", "kid_std", "fid_best", "kid_mean_best"}
+    original = resolve_extractor("inception", ExtractorContext(inception_weights=str(tf_layout_weights)))
+    assert original.metric_tag is None and evaluator.extractor.metric_tag is None  # both are the standard network
