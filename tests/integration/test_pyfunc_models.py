@@ -9,6 +9,7 @@ labels and codes, and different when only the label (or the codes) change.
 """
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,6 +91,17 @@ def direct(generator, z, labels, codes=None) -> np.ndarray:
         return generator(z, labels).numpy()
 
 
+def over_rest(model, rows: pd.DataFrame) -> np.ndarray:
+    """What ``mlflow models serve`` answers to POST /invocations with these rows as JSON records
+    (MLflow's scoring-server handler, in process)."""
+    from mlflow.pyfunc.scoring_server import invocations
+
+    body = json.dumps({"dataframe_records": rows.to_dict("records")})
+    reply = invocations(body, "application/json", model, model.metadata.get_input_schema())
+    assert reply.status == 200, reply.response
+    return np.asarray(json.loads(reply.response)["predictions"], dtype=np.float32)
+
+
 def check_schema(model, generator) -> None:
     """The signature names what this generator needs, and the metadata its own sizes."""
     n_codes = getattr(generator, "n_cont", 0)
@@ -103,7 +115,8 @@ def check_schema(model, generator) -> None:
 
 
 def check_predictions(model, generator, name: str) -> None:
-    """Shape, range, equality with G(z, y), labels and codes honoured, generator.pt findable."""
+    """Shape, range, equality with G(z, y) (in Python and over REST), labels and codes honoured,
+    and generator.pt where sampling and serving look for it."""
     from ganforge.sampling import load_generator
 
     z = torch.randn(ROWS, generator.z_dim, generator=torch.Generator().manual_seed(1))
@@ -112,6 +125,7 @@ def check_predictions(model, generator, name: str) -> None:
     assert images.shape == (ROWS, *generator.img_shape) and images.dtype == np.float32
     assert np.isfinite(images).all() and np.abs(images).max() <= 1
     np.testing.assert_allclose(images, direct(generator, z, labels), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(over_rest(model, frame(z, labels)), images, rtol=0, atol=1e-6)
     # serving and sampling read the generator.pt artifact of the same logged model
     np.testing.assert_allclose(direct(load_generator(f"models:/{name}/1").generator, z, labels), images, rtol=0, atol=1e-6)
     if generator.num_classes:
