@@ -1,108 +1,217 @@
-"""One update with 2 Ray Train workers x batch B equals one update with 1 worker x batch 2B.
+"""One DDP step computes what one process computes on the whole batch: 2 ranks x B == 1 x 2B.
 
-For every loss (gradient penalty included), R1, spectral norm on, BatchNorm in G and D
-(cross-replica under DDP), class conditioning and DiffAugment, and every zoo family (SNGAN,
-BigGAN with attention and orthogonal regularisation, minibatch discrimination over the global
-batch, StyleGAN-lite, RealnessGAN, FastGAN's decoders, InfoGAN's Q head): parameters after two
-steps are allclose. Two TorchTrainer fits (1 and 2 workers) run all cases, to pay Ray's start-up once.
+What is compared is what the step computes, not what an optimizer makes of it: the averaged
+gradients of every D and G update (read by an optimizer step pre-hook, i.e. after GanStep's
+all-reduce and just before the update is applied), the losses, and the parameters, buffers and
+EMA after plain-SGD updates. (Adam's first step is about lr x sign(g): a gradient near zero whose
+sign differs in the last bits moves a parameter by ~2 x lr, and a doubled gradient moves it hardly
+at all, so comparing weights after Adam cannot tell a wrong gradient scale from rounding.)
+
+The cases loop over the registries: every model family (at the size tests/zoo_sizes.py gives
+it), every adversarial loss (n_critic up to 2), and so every regularizer (a coverage assertion
+says which one a new entry left out); plus spectral norm, class conditioning with BatchNorm,
+R1 with DiffAugment and an Albumentations preset. Both sides read their batches through the real
+data path: the spec's data set and preset, ``BatchStream`` and its ``ResumableSampler``, for
+2 steps x n_critic batches (crossing an epoch). The 2 ranks form a gloo group of two processes
+started with torch.multiprocessing (about 10x cheaper than a Ray TorchTrainer here); the parent
+runs the 1-process reference meanwhile.
+
+Tolerance: a tensor's error relative to its own norm must stay under ``RTOL`` = 1e-3, so a 1 %
+gradient error fails; rounding (a different summation order, other thread counts, another CPU)
+stays below 1e-5 here. Tensors whose true value is ~0 (a bias before BatchNorm) are compared
+relative to ``FLOOR`` x the norm of the whole update instead, where only rounding lives.
 """
 from __future__ import annotations
 
+import itertools
+from functools import partial
+
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from zoo_sizes import missing_families, tiny
 
 pytestmark = pytest.mark.integration
 
-SMALL = {"ngf": 8, "ndf": 8}
-CASES = {
-    "non-saturating-bn": {"loss": {"name": "non-saturating"}, "model": {"options": SMALL}},
-    "minimax": {"loss": {"name": "minimax"}, "model": {"options": SMALL}},
-    "lsgan-cond": {"loss": {"name": "lsgan"}, "model": {"conditional": True, "options": SMALL}},
-    "hinge-sn": {"loss": {"name": "hinge"},
-                 "model": {"options": {**SMALL, "spectral_norm_d": True, "spectral_norm_g": True, "d_norm": "none"}}},
-    "wgan-clip": {"loss": {"name": "wgan", "n_critic": 2}, "model": {"options": SMALL}},
-    "wgan-gp": {"loss": {"name": "wgan-gp", "n_critic": 2}, "model": {"options": {**SMALL, "d_norm": "layer"}}},
-    "r1-diffaugment": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
-                       "augment": {"diffaugment": "color,translation,cutout"}, "model": {"options": SMALL}},
+GLOBAL_BATCH, STEPS, IMAGES = 8, 2, 24  # 24 images = 3 global batches an epoch: the stream rolls over
+RTOL, FLOOR, STATE_FLOOR = 1e-4, 1e-2, 1e-4
+SGD = {"name": "sgd", "lr": 1e-3, "momentum": 0.0}
+SMALL = {"z_dim": 16, "options": {"ngf": 8, "ndf": 8}}  # DCGAN with BatchNorm in G and D
+LOSS_MODEL = {"realness": "realnessgan"}  # losses that need a particular discriminator output
+FEATURES = {
+    "hinge-spectral-norm": {"loss": {"name": "hinge"}, "model": {
+        "z_dim": 16, "options": {"ngf": 8, "ndf": 8, "spectral_norm_d": True, "spectral_norm_g": True, "d_norm": "none"}}},
+    "lsgan-conditional-bn": {"loss": {"name": "lsgan"}, "model": {**SMALL, "conditional": True}},
+    "r1-diffaugment-preset": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
+                              "augment": {"preset": "blur+flip+affine", "diffaugment": "color,translation,cutout"},
+                              "model": SMALL},
 }
-# The zoo at tiny sizes (z_dim 20 splits into BigGAN's chunks); "res" is the image size of a case.
-ZOO = {"z_dim": 20}
-CASES.update({
-    "sngan-cond-hinge": {"res": 32, "loss": {"name": "hinge"},
-                         "model": {**ZOO, "name": "sngan", "conditional": True, "options": {"g_ch": 4, "d_ch": 4}}},
-    "sngan-minibatch-ralsgan": {"res": 32, "loss": {"name": "ralsgan"},
-                                "model": {**ZOO, "name": "sngan", "options": {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 4}}},
-    "dcgan-minibatch": {"model": {**ZOO, "options": {**SMALL, "minibatch_kernels": 4, "minibatch_dim": 3}}},
-    "biggan-orthogonal": {"res": 32, "loss": {"name": "hinge"},
-                          "model": {**ZOO, "name": "biggan", "conditional": True,
-                                    "options": {"g_ch": 4, "d_ch": 4, "shared_dim": 8, "attn_res": 16}}},
-    "stylegan-lite-r1": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
-                         "model": {**ZOO, "name": "stylegan-lite", "options": {"ngf": 4, "ndf": 4, "w_dim": 8}}},
-    "realnessgan": {"loss": {"name": "realness"},
-                    "model": {**ZOO, "name": "realnessgan", "options": {"ngf": 4, "ndf": 4, "num_outcomes": 5}}},
-    "fastgan-reconstruction": {"res": 32, "loss": {"name": "hinge"},
-                               "model": {**ZOO, "name": "fastgan", "options": {"ngf": 2, "ndf": 2, "sle_ratio": 8,
-                                                                               "decoder_res": 16}}},
-    "infogan": {"model": {**ZOO, "name": "infogan", "options": {"ngf": 4, "ndf": 4, "n_categories": 3, "n_cont": 2}}},
-})
-GLOBAL_BATCH = 8
-STEPS = 2
 
 
-def _worker(config):
-    import ray.train
-
+def _spec(document: dict, world: int):
+    """The ExperimentSpec of one case for ``world`` workers (SGD, tiny data, EMA on)."""
     from ganforge.config import ExperimentSpec
+
+    document = dict(document)
+    res = document.pop("res", 16)
+    return ExperimentSpec(**document, data={"name": "digits", "resolution": res, "limit": IMAGES},
+                          optim={"g": SGD, "d": SGD}, train={"batch_size": GLOBAL_BATCH, "ema": 0.9, "steps": STEPS},
+                          scaling={"workers": world})
+
+
+def cases() -> dict[str, dict]:
+    """Every registered family and loss, plus the features above."""
+    from ganforge.config import ExperimentSpec
+    from ganforge.losses import LOSSES
+    from ganforge.models import MODELS
+
+    assert not missing_families(MODELS.names()), missing_families(MODELS.names())
+    found = {f"family-{name}": tiny(name) for name in MODELS.names()}
+    for name in LOSSES.names():
+        model = tiny(LOSS_MODEL[name])["model"] if name in LOSS_MODEL else SMALL
+        n_critic = min(ExperimentSpec(loss={"name": name}).loss.n_critic, 2)  # WGAN's 5 critics: 2 suffice
+        found[f"loss-{name}"] = {"loss": {"name": name, "n_critic": n_critic}, "model": model}
+    return {**found, **FEATURES}
+
+
+class GradientRecorder:
+    """Copies the gradients each optimizer is about to apply, keyed '<D|G><update>.<param>'.
+
+    A parameter without a gradient is recorded as None, so that 'no gradient' on one side and
+    'a zero gradient' on the other show up as the difference they are for stateful optimizers.
+    """
+
+    def __init__(self, modules):
+        self.grads: dict[str, torch.Tensor | None] = {}
+        for tag, module, optimizer in (("D", modules.D, modules.opt_d), ("G", modules.G, modules.opt_g)):
+            names = {id(p): n for n, p in module.named_parameters()}
+            optimizer.register_step_pre_hook(partial(self._record, tag, names, itertools.count()))
+
+    def _record(self, tag, names, counter, optimizer, args, kwargs):
+        update = next(counter)
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                grad = None if p.grad is None else p.grad.detach().clone()
+                self.grads[f"{tag}{update}.{names[id(p)]}"] = grad
+
+
+def run_case(document: dict, rank: int, world: int) -> dict:
+    """Train one case for STEPS steps as the worker loop does, in float64 (see the module
+    docstring); returns its gradients, losses, final states and regularizer names."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # models, latents and random draws: float64
+    try:
+        return _train_case(document, rank, world)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _train_case(document: dict, rank: int, world: int) -> dict:
+    from ganforge.augment import build_pipeline
+    from ganforge.data import build_dataset
+    from ganforge.losses import build_loss
+    from ganforge.train.batches import BatchStream
     from ganforge.train.setup import build_modules, build_step
 
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
+    spec = _spec(document, world)
+    dataset = build_dataset(spec.data)  # as train/loop.py builds it: data set, preset, seed
+    dataset.set_transform(build_pipeline(spec.augment))
+    dataset.seed = spec.train.seed
+    modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world)
+    step = build_step(spec, modules, rank, world)
+    recorder = GradientRecorder(modules)
+    stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world)
+    stream.seek(0)
+    losses = []
+    for t in range(STEPS):
+        batches = [stream.next() for _ in range(spec.loss.n_critic)]
+        losses.append(step([(images.double(), labels) for images, labels in batches], t))
+    states = {f"{tag}.{k}": v.detach().clone() for tag, module in (("G", modules.G), ("D", modules.D), ("E", modules.G_ema))
+              for k, v in module.state_dict().items()}
+    return {"grads": recorder.grads, "losses": losses, "states": states,
+            "regularizers": [r.name for r in build_loss(spec.loss)[1]]}
+
+
+def _rank_main(rank: int, init_file: str, out: str, documents: dict) -> None:
+    """One of the two DDP ranks (a spawned process): every case, then rank 0 saves the results."""
     torch.set_num_threads(1)
-    results = {}
-    for name, document in config["cases"].items():
-        document = dict(document)
-        res = document.pop("res", 16)
-        generator = torch.Generator().manual_seed(123)  # the same global batches on every rank
-        real = torch.rand(STEPS * 2, GLOBAL_BATCH, 1, res, res, generator=generator) * 2 - 1
-        labels = torch.randint(0, 10, (STEPS * 2, GLOBAL_BATCH), generator=generator)
-        spec = ExperimentSpec(**document, data={"resolution": res}, train={"batch_size": GLOBAL_BATCH, "ema": 0.9},
-                              scaling={"workers": world})
-        modules = build_modules(spec, (1, res, res), 10, world)
-        step = build_step(spec, modules, rank, world)
-        for t in range(STEPS):
-            batches = [(real[2 * t + k, rank::world], labels[2 * t + k, rank::world]) for k in range(spec.loss.n_critic)]
-            step(batches, t)
-        results[name] = {key: value.detach().clone() for key, value in
-                         {**{f"G.{k}": v for k, v in modules.G.state_dict().items()},
-                          **{f"D.{k}": v for k, v in modules.D.state_dict().items()},
-                          **{f"E.{k}": v for k, v in modules.G_ema.state_dict().items()}}.items()}
-    if rank == 0:
-        torch.save(results, config["out"])
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        results = {name: run_case(document, rank, 2) for name, document in documents.items()}
+        if rank == 0:
+            torch.save(results, out)
+    finally:
+        dist.destroy_process_group()
 
 
-def _fit(workers: int, out):
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-    import uuid
-
-    TorchTrainer(_worker, train_loop_config={"cases": CASES, "out": str(out)},
-                 scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": 1}),
-                 run_config=RunConfig(name=f"ddp-eq-{uuid.uuid4().hex[:8]}", storage_path=str(out.parent))).fit()
-    return torch.load(out, weights_only=True)
+def relative_error(ref: torch.Tensor, other: torch.Tensor, scale: float) -> float:
+    """||ref - other|| relative to ||ref||, or to ``scale`` where ref is smaller (values ~0)."""
+    ref, other = ref.double(), other.double()
+    return float((ref - other).norm() / max(float(ref.norm()), scale, 1e-30))
 
 
-def test_two_workers_equal_one_worker_with_double_batch(ray_session, tmp_path):
-    single = _fit(1, tmp_path / "single.pt")
-    double = _fit(2, tmp_path / "double.pt")
-    initial_differs = False
-    for case in CASES:
-        for key, value in single[case].items():
-            other = double[case][key]
-            if value.is_floating_point():
-                assert torch.allclose(value, other, rtol=1e-4, atol=1e-5), f"{case}: {key} differs " \
-                    f"(max abs diff {(value - other).abs().max():.2e})"
-            else:
-                assert torch.equal(value, other), f"{case}: {key}"
-        initial_differs = initial_differs or any(
-            not torch.equal(single[case][k], single["minimax"][k]) for k in single[case] if k in single["minimax"])
-    assert initial_differs  # the cases really trained different models
+def gradient_errors(reference: dict, double: dict) -> dict[str, float | str]:
+    """Per recorded gradient: its relative error, or a message where only one side has one.
+
+    The scale of a tensor whose true gradient is ~0 is FLOOR x the norm of its whole update.
+    """
+    grads_1, grads_2 = reference["grads"], double["grads"]
+    assert grads_1.keys() == grads_2.keys(), sorted(set(grads_1) ^ set(grads_2))
+    errors: dict[str, float | str] = {}
+    for update in {key.split(".", 1)[0] for key in grads_1}:
+        keys = [k for k in grads_1 if k.split(".", 1)[0] == update]
+        total = float(torch.cat([grads_1[k].double().flatten() for k in keys if grads_1[k] is not None]).norm())
+        for key in keys:
+            a, b = grads_1[key], grads_2[key]
+            if (a is None) != (b is None):
+                errors[key] = f"{'no' if a is None else 'a'} gradient in 1 process, {'no' if b is None else 'a'} with 2 ranks"
+            elif a is not None:
+                errors[key] = relative_error(a, b, FLOOR * total)
+    return errors
+
+
+def mismatches(reference: dict, double: dict) -> list[str]:
+    """Every gradient, loss and state of the 2-rank run that differs beyond the tolerance."""
+    bad = [f"grad {key}: {err if isinstance(err, str) else f'relative error {err:.2e}'}"
+           for key, err in gradient_errors(reference, double).items() if isinstance(err, str) or err > RTOL]
+    for t, (a, b) in enumerate(zip(reference["losses"], double["losses"])):
+        assert a.keys() == b.keys()
+        bad += [f"step {t} {k}: {a[k]:.6g} vs {b[k]:.6g}" for k in a
+                if abs(a[k] - b[k]) > RTOL * max(abs(a[k]), 1e-3)]
+    for key, a in reference["states"].items():
+        b = double["states"][key]
+        if not a.is_floating_point():
+            bad += [] if torch.equal(a, b) else [f"state {key}: {a.tolist()} vs {b.tolist()}"]
+        elif (err := relative_error(a, b, STATE_FLOOR)) > RTOL:
+            bad.append(f"state {key}: relative error {err:.2e}")
+    return bad
+
+
+def worst_error(reference: dict, double: dict) -> float:
+    """The largest relative gradient error of a case (printed: the margin to RTOL)."""
+    return max((e for e in gradient_errors(reference, double).values() if not isinstance(e, str)), default=0.0)
+
+
+def test_two_ranks_compute_what_one_process_computes_on_the_double_batch(tmp_path):
+    from ganforge.losses import LOSSES, REGULARIZERS
+
+    documents = cases()
+    context = mp.spawn(_rank_main, args=(str(tmp_path / "pg"), str(tmp_path / "double.pt"), documents),
+                       nprocs=2, join=False)
+    reference = {name: run_case(document, 0, 1) for name, document in documents.items()}
+    while not context.join():
+        pass
+    double = torch.load(tmp_path / "double.pt", weights_only=True)
+
+    covered = {name for case in reference.values() for name in case["regularizers"]}
+    assert covered == set(REGULARIZERS.names()), f"no case runs {set(REGULARIZERS.names()) - covered}"
+    assert {f"loss-{name}" for name in LOSSES.names()} <= set(reference)
+    failures = {name: bad for name in documents if (bad := mismatches(reference[name], double[name]))}
+    assert not failures, "\n".join(f"{name}: {bad[:5]}" for name, bad in failures.items())
+    # Not a vacuous comparison: every case's D and G updates had gradients to compare.
+    for name, case in reference.items():
+        for tag in ("D0", "G0"):
+            assert any(g is not None and g.abs().sum() > 0 for k, g in case["grads"].items() if k.startswith(tag + ".")), name
+    print({name: f"{worst_error(reference[name], double[name]):.1e}" for name in documents})  # the margin to RTOL
