@@ -82,3 +82,37 @@ def stage(location: str, run_dir: str) -> str:
     pyarrow.fs.copy_files(str(Path(source).resolve()), posixpath.join(path, CHECKPOINT_FILE),
                           source_filesystem=pyarrow.fs.LocalFileSystem(), destination_filesystem=fs)
     return target
+
+
+def read_text(location: str) -> str | None:
+    """A small text file on storage (a local path or URI); None when it is not there."""
+    import pyarrow.fs
+
+    fs, path = _filesystem(location)
+    if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
+        return None
+    with fs.open_input_stream(path) as stream:
+        return stream.read().decode()
+
+
+def write_text(location: str, text: str) -> None:
+    """Write a small text file on storage, creating its directory."""
+    fs, path = _filesystem(location)
+    fs.create_dir(posixpath.dirname(path), recursive=True)
+    with fs.open_output_stream(path) as stream:
+        stream.write(text.encode())
+
+
+def local_path(location: str) -> str | None:
+    """The local path of a plain path or ``file://`` URI; None for remote storage."""
+    if "://" not in location:
+        return location
+    return location.removeprefix("file://") if location.startswith("file://") else None
+
+
+def checkpoint_uri(checkpoint) -> str:
+    """A Ray ``Checkpoint``'s location as one string any node resolves (a URI on remote storage)."""
+    fs = checkpoint.filesystem
+    if fs is None or fs.type_name in ("local", "") or "::" in fs.type_name:  # local, or fsspec-wrapped
+        return checkpoint.path
+    return f"{fs.type_name}://{checkpoint.path}"

@@ -11,10 +11,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from ganforge import tracking
 from ganforge.config import ExperimentSpec
+from ganforge.train.storage import join, read_text, storage_root, write_text
 from ganforge.tune.space import SearchConfig, parse_search, scheduler_class, trial_iterations
 from ganforge.tune.trial import SEARCH_TAG, mark_stopped, run_trial, trial_spec
 
@@ -36,11 +36,9 @@ class SearchOutcome:
     search: SearchConfig
 
 
-def pointer_file(spec: ExperimentSpec) -> Path:
-    """Where the latest search of this spec is remembered (for --resume)."""
-    from ganforge.train.driver import storage_root
-
-    return Path(storage_root(spec)) / f"{spec.name}-tune.latest.json"
+def pointer_file(spec: ExperimentSpec) -> str:
+    """Where the latest search of this spec is remembered (for --resume): a path or URI."""
+    return join(storage_root(spec), f"{spec.name}-tune.latest.json")
 
 
 def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
@@ -97,9 +95,10 @@ def _restore(spec, search, uri) -> tuple:
     from ray import tune
 
     pointer = pointer_file(spec)
-    if not pointer.is_file():
+    text = read_text(pointer)
+    if text is None:
         raise SearchError(f"--resume: no earlier search of {spec.name!r} recorded at {pointer}")
-    saved = json.loads(pointer.read_text())
+    saved = json.loads(text)
     path = saved["path"]
     if not tune.Tuner.can_restore(path):
         raise SearchError(f"--resume: {path} holds no restorable Tune experiment")
@@ -114,7 +113,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run."""
     from mlflow.tracking import MlflowClient
 
-    from ganforge.train.driver import say, storage_root
+    from ganforge.console import say
     from ganforge.raycluster import connect
 
     search = parse_search(spec)
@@ -132,10 +131,8 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
         parent_run_id = tracking.create_run(spec, uri, tags={SEARCH_TAG: name, "ganforge.kind": "tune"})
         connect(address, verbose=verbose)
         tuner = _tuner(spec, search, parent_run_id, uri, name, storage)
-        pointer = pointer_file(spec)
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        pointer.write_text(json.dumps({"name": name, "path": str(Path(storage) / name),
-                                       "parent_run_id": parent_run_id}))
+        write_text(pointer_file(spec), json.dumps({"name": name, "path": join(storage, name),
+                                                   "parent_run_id": parent_run_id}))
         say(f"search {name}: {search.num_samples} sample(s), scheduler {search.scheduler}, "
             f"metric {search.metric} ({search.mode}); parent MLflow run {parent_run_id}")
     try:
@@ -144,7 +141,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
         client.set_terminated(parent_run_id, status="KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
         raise
     _close_children(client, parent_run_id)
-    return SearchOutcome(parent_run_id, uri, str(Path(storage) / name), results, search)
+    return SearchOutcome(parent_run_id, uri, join(storage, name), results, search)
 
 
 def _close_children(client, parent_run_id: str) -> None:

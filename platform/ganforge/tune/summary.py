@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganforge.config import ExperimentSpec
+from ganforge.train.storage import local_path
 from ganforge.tune import results as res
 from ganforge.tune import truncation
 from ganforge.tune.search import SearchOutcome
@@ -40,7 +41,9 @@ def summarize(outcome: SearchOutcome, spec: ExperimentSpec, output_dir: str | Pa
 
     search = outcome.search
     client = MlflowClient(outcome.tracking_uri)
-    out = Path(output_dir or outcome.experiment_path)
+    # Outputs are also logged to MLflow; on remote storage the local copy goes to ./<search name>.
+    experiment = outcome.experiment_path
+    out = Path(output_dir or local_path(experiment) or Path.cwd() / experiment.rstrip("/").rsplit("/", 1)[-1])
     out.mkdir(parents=True, exist_ok=True)
     rows = res.collect_rows(outcome.results, search.metric, search.mode,
                             res.child_runs(outcome.tracking_uri, outcome.parent_run_id))

@@ -13,7 +13,6 @@ schedule position from the checkpoint and the hyperparameters from the (mutated)
 from __future__ import annotations
 
 import math
-import os
 import threading
 import uuid
 from typing import Any
@@ -61,13 +60,15 @@ def _forwarding_callback(queue, metric: str, mode: str):
     trial reports its status only) gets the worst value: Tune rejects results without it."""
     from ray.train import UserCallback
 
+    from ganforge.train.storage import checkpoint_uri
+
     worst = math.inf if mode == "min" else -math.inf
 
     class ForwardToTune(UserCallback):
         def after_report(self, run_context, metrics, checkpoint):
             first = dict(metrics[0])
             first.setdefault(metric, worst)
-            queue.put((first, checkpoint.path if checkpoint else None))  # blocks until the trial took the last one
+            queue.put((first, checkpoint_uri(checkpoint) if checkpoint else None))  # blocks until the trial took the last one
 
     return ForwardToTune()
 
@@ -138,7 +139,7 @@ def _report_finished(run) -> None:
     from ganforge.train.driver import run_checkpoint
 
     latest = run_checkpoint(run)
-    tune.report(dict(run.data.metrics), checkpoint=tune.Checkpoint(str(latest)) if latest else None)
+    tune.report(dict(run.data.metrics), checkpoint=tune.Checkpoint(latest) if latest else None)
 
 
 def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str, search_name: str,
@@ -147,7 +148,8 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     from mlflow.tracking import MlflowClient
     from ray import tune
 
-    from ganforge.train.driver import build_trainer, storage_root
+    from ganforge.train.driver import build_trainer
+    from ganforge.train.storage import checkpoint_uri, join, storage_root
 
     trial_id = tune.get_context().get_trial_id()
     spec = trial_spec(base, config, resources)
@@ -161,9 +163,9 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     # A fresh Train run each time the trial (re)starts: re-using a Train run name would resume
     # that run's own checkpoint, but after a PBT exploit the trial must continue the donor's.
     run_name = f"{search_name}-{trial_id}-{uuid.uuid4().hex[:6]}"
-    client.set_tag(run_id, tracking.CHECKPOINT_TAG, os.path.join(storage_root(spec), run_name))
+    client.set_tag(run_id, tracking.CHECKPOINT_TAG, join(storage_root(spec), run_name))
     start = tune.get_checkpoint()
-    resume_from = start.path if start is not None else None  # Tune storage is local or shared here
+    resume_from = checkpoint_uri(start) if start is not None else None  # read by the workers from storage
     loop_config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": resume_from}
     try:
         result = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
