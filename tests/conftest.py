@@ -91,7 +91,7 @@ def mlflow_server_on(root: Path, backend_uri: str, workers: int = 1):
         )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + 180  # about 9 s when quiet; a minute and more on a loaded 2-core machine
         while not _answers(requests, f"{uri}/health"):
             if process.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"mlflow server on {backend_uri} did not start; log: {log.read_text()[-2000:]}")
