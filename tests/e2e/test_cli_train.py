@@ -55,9 +55,9 @@ def test_quickstart_through_the_cli(ray_session, tmp_path):
     assert images.shape == (4, 1, 32, 32) and images.min() >= -1 and images.max() <= 1
     assert loaded.run_id == run_id and str(loaded.info["version"]) == "1"
     pyfunc = mlflow.pyfunc.load_model("models:/e2e-dcgan/1")
-    import numpy as np
+    import pandas as pd
 
-    assert pyfunc.predict(np.zeros((2, 64), dtype=np.float32)).shape == (2, 1, 32, 32)
+    assert pyfunc.predict(pd.DataFrame({"z": [[0.0] * 64] * 2})).shape == (2, 1, 32, 32)
 
 
 def test_catalog_commands_list_registries(tmp_path):
