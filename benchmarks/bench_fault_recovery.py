@@ -130,7 +130,9 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    ray.init(num_cpus=args.workers + 2, include_dashboard=False, log_to_driver=False)
+    from ganforge.raycluster import connect
+
+    connect(None, num_cpus=args.workers + 2)
     rows = []
     with tempfile.TemporaryDirectory(prefix="gf-bench-fault-") as tmp:
         root = Path(tmp)

@@ -103,6 +103,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import ray
+
+    from ganforge.raycluster import connect
     from ray import serve
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # serving/ sits beside platform/
@@ -113,7 +115,7 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # The replica's CPUs plus room for the ingress deployment (0.1 CPU).
-    ray.init(address="local", num_cpus=args.replica_cpus + 1, include_dashboard=False, log_to_driver=False)
+    connect(None, num_cpus=args.replica_cpus + 1)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     rows = {}
     try:

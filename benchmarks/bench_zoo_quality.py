@@ -85,14 +85,13 @@ def main() -> None:
 
     import ray
 
+    from ganforge.raycluster import connect
     from ganforge.train.driver import run_training
 
     root = Path(tempfile.mkdtemp(prefix="zoo-quality-"))
     uri = args.tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
     os.environ.setdefault("GANFORGE_CACHE_DIR", str(root / "cache"))
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"GANFORGE_CACHE_DIR": os.environ["GANFORGE_CACHE_DIR"],
-                                       "NO_ALBUMENTATIONS_UPDATE": "1"}})
+    connect(None, num_cpus=2, extra_env={"GANFORGE_CACHE_DIR": os.environ["GANFORGE_CACHE_DIR"]})
     rows = []
     try:
         for job in args.jobs:
