@@ -183,7 +183,7 @@ def read_answer(err: BaseException, url: str) -> Finding:
             isinstance(err, KeyError) and "ray_version" in text):
         return Finding("not-ray", f"{url} is not a Ray dashboard (no Ray version at /api/version): point --address "
                                   "at the head's dashboard port (8265 by default)", False)
-    return Finding("other", f"job submission to {url} failed: {text}", False)
+    return Finding("other", f"the Ray Jobs API at {url} failed: {text}", False)
 
 
 def port_in_use(host: str, port: int) -> bool:
