@@ -267,6 +267,11 @@ class ExperimentSpec(Strict):
         """Plain JSON/YAML-able dict (tuples become lists)."""
         return self.model_dump(mode="json")
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when they train the same thing: the document a spec came from is provenance
+        # (pydantic would compare the private _document too, and a dumped spec's is its full dict).
+        return isinstance(other, ExperimentSpec) and self.to_dict() == other.to_dict()
+
     def user_document(self) -> dict[str, Any]:
         """A copy of the document this spec was validated from (YAML + --set overrides, before
         defaults and the loss's recommendations); a spec built in code gives its full dict."""
