@@ -7,6 +7,12 @@ typed arguments (:class:`ServeArgs`), so the config file passes model URIs, batc
 
 Requests from all clients are batched per replica with ``@serve.batch``; several generators sit
 behind one endpoint with ``@serve.multiplexed`` and are chosen with the request's ``model`` field.
+
+Sources are what ``ganforge.sampling`` accepts (``models:/name/3``, ``models:/name/latest``,
+``models:/name@alias``, ``runs:/ID/PATH``, a run id, a checkpoint dir). The builder resolves each
+once, against the app's tracking URI, and fails with one line when one does not resolve; the
+replicas load the resolved version (``latest`` and ``@alias`` are pinned at start-up) and fail to
+start when one does not load. /healthz answers 503 until every configured model is loaded.
 """
 
 import asyncio
@@ -33,9 +39,11 @@ class ServeArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     models: Union[list[str], dict[str, str]] = Field(
-        ..., description="generator sources (models:/name/version, models:/name@alias, run id, checkpoint dir), "
-                         "or a mapping public name -> source; the first is the default")
-    tracking_uri: Optional[str] = Field(None, description="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+        ..., description="generator sources (models:/name/version, models:/name/latest, models:/name@alias, "
+                         "runs:/ID/PATH, a run id, a checkpoint dir), or a mapping public name -> source; "
+                         "the first is the default")
+    tracking_uri: Optional[str] = Field(None, description="MLflow tracking URI the sources are looked up in "
+                                                          "(default: MLFLOW_TRACKING_URI, else ./mlflow.db where the app is built)")
     token_env: Optional[str] = Field(None, description="environment variable holding the bearer token")
     token_file: Optional[str] = Field(None, description="file holding the bearer token")
     batching: bool = Field(True, description="batch requests across clients (@serve.batch); off: one forward per request")
@@ -81,6 +89,14 @@ def named_sources(models: Union[list[str], dict[str, str]]) -> dict[str, str]:
             unique, i = f"{name}-{i}", i + 1
         out[unique] = source
     return out
+
+
+def pinned_sources(sources: dict[str, str], tracking_uri: str) -> dict[str, str]:
+    """{public name: the resolved source}: models:/gen/latest -> models:/gen/3, so every replica serves the
+    version resolved now. A source that does not resolve raises ``SourceError`` (a ValueError), one line."""
+    from ganforge.sampling import check_source
+
+    return {name: check_source(source, tracking_uri).pinned for name, source in sources.items()}
 
 
 def read_token(token_env: Optional[str], token_file: Optional[str]) -> Optional[str]:
@@ -161,12 +177,18 @@ class GeneratorServer:
                  max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01):
         import torch
 
-        if tracking_uri:
-            os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        self.sources, self.batching = sources, batching
+        self.sources, self.tracking_uri, self.batching = sources, tracking_uri, batching
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.generate_batch.set_max_batch_size(max_batch_size)
         self.generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        # Every model is loaded now: one that cannot be loaded fails this replica at start-up (Serve
+        # then reports the deployment failed) instead of failing requests later. The multiplexed
+        # loader takes these first, so nothing is loaded twice.
+        self.preloaded = {key: self._read(key) for key in sources}
+
+    async def ready(self) -> list[str]:
+        """Answered only by a constructed replica, i.e. one that holds every configured model."""
+        return list(self.sources)
 
     @serve.multiplexed(max_num_models_per_replica=8)
     async def load(self, key: str) -> tuple[Any, dict]:
@@ -174,16 +196,19 @@ class GeneratorServer:
         return await asyncio.to_thread(self._load, key)
 
     def _load(self, key: str) -> tuple[Any, dict]:
+        return self.preloaded.pop(key, None) or self._read(key)
+
+    def _read(self, key: str) -> tuple[Any, dict]:
         from ganforge.sampling import load_generator
 
-        loaded = load_generator(self.sources[key], self.device)
+        loaded = load_generator(self.sources[key], self.device, self.tracking_uri)
         g = loaded.generator
         version = loaded.info.get("version")
         info = {"name": key, "source": self.sources[key], "version": None if version is None else str(version),
                 "run_id": loaded.run_id, "step": loaded.info.get("step"), "model": loaded.spec.model.name,
                 "resolution": list(g.img_shape[1:]), "channels": g.img_shape[0], "num_classes": g.num_classes,
                 "z_dim": g.z_dim, "style_based": hasattr(g, "mapping") and hasattr(g, "synthesis"),
-                "metrics": _run_metrics(loaded.run_id)}
+                "metrics": _run_metrics(loaded.run_id, self.tracking_uri)}
         return g, info
 
     async def info(self, key: str) -> dict:
@@ -253,15 +278,50 @@ def labels(job: dict, num_classes: int):
     return torch.arange(job["n"]) % num_classes
 
 
-def _run_metrics(run_id: Optional[str]) -> dict:
+def _run_metrics(run_id: Optional[str], tracking_uri: Optional[str]) -> dict:
     if not run_id:
         return {}
     try:
         from mlflow.tracking import MlflowClient
 
-        return dict(MlflowClient().get_run(run_id).data.metrics)
+        return dict(MlflowClient(tracking_uri).get_run(run_id).data.metrics)
     except Exception:  # noqa: BLE001 - metrics are informative; a missing run must not stop serving
         return {}
+
+
+# ---------------------------------------------------------------- readiness
+READY_TIMEOUT_S = 3.0  # /healthz: how long a generator replica gets to answer
+FIRST_USE_TIMEOUT_S = 60.0  # the first request for a model: how long it waits for a replica holding it
+
+
+def generator_problem() -> str:
+    """Why this app's generator replicas do not answer, as Serve reports it (the loader's one line)."""
+    import re
+
+    try:
+        app_name = serve.get_replica_context().app_name
+        deployment = serve.status().applications[app_name].deployments[GeneratorServer.name]
+    except Exception:  # noqa: BLE001 - the reason is a courtesy; the 503 stands without it
+        return "no generator replica is running yet"
+    found = re.findall(r"SourceError: (.+)", deployment.message or "")
+    if found:
+        return f"a configured model cannot be loaded: {found[-1].strip()}"
+    first_line = (deployment.message or "").strip().splitlines()[:1]
+    return f"generator deployment {deployment.status}" + (f": {first_line[0]}" if first_line else "")
+
+
+async def answered_within(response, timeout_s: float):
+    """The result of a deployment call, or None when no replica answered in time (the call is then
+    cancelled) or Serve says the deployment is unavailable (it failed to deploy)."""
+    from ray.serve.exceptions import DeploymentUnavailableError
+
+    try:
+        return await asyncio.wait_for(response, timeout_s)
+    except asyncio.TimeoutError:
+        response.cancel()
+        return None
+    except DeploymentUnavailableError:
+        return None
 
 
 # ---------------------------------------------------------------- HTTP ingress
@@ -297,7 +357,7 @@ class Ingress:
     """Validates requests, routes them to the generator deployment, returns PNG/JSON."""
 
     def __init__(self, generator, keys: list[str], token_sha256: Optional[str], max_body_bytes: int, page: str):
-        self.keys, self.page = keys, page
+        self.keys, self.page, self.generator = keys, page, generator
         self.handles = {key: generator.options(multiplexed_model_id=key) for key in keys}  # routed to replicas holding it
         api.state.token_sha256, api.state.max_body_bytes = token_sha256, max_body_bytes
         self.infos: dict[str, dict] = {}
@@ -307,7 +367,11 @@ class Ingress:
         if key not in self.keys:
             raise HTTPException(404, f"model: unknown model {key!r}; loaded: {', '.join(self.keys)}")
         if key not in self.infos:
-            self.infos[key] = await self.handles[key].info.remote(key)
+            info = await answered_within(self.handles[key].info.remote(key), FIRST_USE_TIMEOUT_S)
+            if info is None:
+                problem = await asyncio.to_thread(generator_problem)
+                raise HTTPException(503, f"model: {key!r} is not being served: {problem}", {"Retry-After": "10"})
+            self.infos[key] = info
         return self.infos[key]
 
     @staticmethod
@@ -323,10 +387,13 @@ class Ingress:
     async def playground(self) -> HTMLResponse:
         return HTMLResponse(self.page)
 
-    @api.get("/healthz")
-    async def healthz(self) -> dict:
-        """Liveness: the ingress answers."""
-        return {"status": "ok", "models": self.keys}
+    @api.get("/healthz", responses={503: {"description": "a configured model is not loaded (yet); detail says why"}})
+    async def healthz(self) -> JSONResponse:
+        """Readiness: 200 once a generator replica holds every configured model, else 503 and why."""
+        if await answered_within(self.generator.ready.remote(), READY_TIMEOUT_S) is None:
+            detail = await asyncio.to_thread(generator_problem)
+            return JSONResponse({"status": "unavailable", "models": self.keys, "detail": detail}, status_code=503)
+        return JSONResponse({"status": "ok", "models": self.keys})
 
     @api.get("/v1/models", dependencies=[Depends(authorize)])
     async def models(self) -> dict:
@@ -371,11 +438,13 @@ def build_app(args: ServeArgs | dict) -> serve.Application:
     # Replicas get this module by value: they need not import `serving` (not installed; a Ray
     # instance started without the repository on its path, or a cluster node).
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    from ganforge.tracking import resolve_tracking_uri
+
     args = args if isinstance(args, ServeArgs) else ServeArgs(**args)
-    sources = named_sources(args.models)
+    tracking_uri = args.tracking_uri or resolve_tracking_uri()  # absolute: replicas run in other directories
+    sources = pinned_sources(named_sources(args.models), tracking_uri)
     token = read_token(args.token_env, args.token_file)
     token_sha256 = hashlib.sha256(token.encode()).hexdigest() if token else None  # the token never leaves here
-    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     scaling: dict[str, Any] = {"num_replicas": args.num_replicas}
     if args.autoscaling_config:
         scaling = {"num_replicas": "auto", "autoscaling_config": args.autoscaling_config}

@@ -73,7 +73,8 @@ def test_registered_model_logs_into_its_own_run(checkpoint):
     experiment = client.create_experiment("ganforge")
     source_run = client.create_run(experiment).info.run_id
     log_generator(source_run, mlflow.get_tracking_uri(), checkpoint / GENERATOR_FILE, registered_name="tiny-eval")
-    result = CliRunner().invoke(app, ["evaluate", "models:/tiny-eval/1", *ARGS, "--extractor", "domain:digits"])
+    # `latest` as MLflow users write it: the highest version (once "must be an integer, got 'latest'")
+    result = CliRunner().invoke(app, ["evaluate", "models:/tiny-eval/latest", *ARGS, "--extractor", "domain:digits"])
     assert result.exit_code == 0, result.output
     _, runs = all_runs()
     assert [r.info.run_id for r in runs] == [source_run]
@@ -84,4 +85,18 @@ def test_inception_score_without_its_weights_fails_before_logging(checkpoint):
     result = CliRunner().invoke(app, ["evaluate", str(checkpoint), "--metrics", "is", "--extractor", "inception"])
     assert result.exit_code == 2
     assert "GANFORGE_INCEPTION_WEIGHTS" in result.output
+    assert all_runs()[1] == []
+
+
+@pytest.mark.parametrize("source,message", [
+    ("models:/nope/latest", "no registered model 'nope'"),
+    ("models:/nope@champion", "no registered model 'nope'"),
+    ("no/such/dir", "neither an existing checkpoint path"),
+])
+def test_a_source_that_does_not_resolve_exits_2_before_any_run(mlflow_uri, source, message):
+    mlflow.tracking.MlflowClient().search_experiments()  # the store exists; the model does not
+    result = CliRunner().invoke(app, ["evaluate", source, *ARGS])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "models:/name/latest" in result.output
+    assert "Traceback" not in result.output and result.output.count("\n") == 1
     assert all_runs()[1] == []

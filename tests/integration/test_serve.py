@@ -1,7 +1,9 @@
-"""The Serve application on 127.0.0.1: a checkpoint dir and a registered model behind one endpoint.
+"""The Serve application on 127.0.0.1: a checkpoint dir and registered models (a version, `latest`,
+an alias) behind one endpoint.
 
-One module-scoped deployment (two apps: open at /, token-protected at /secure) serves every test;
-Serve is shut down at the end. The playground test drives Debian's headless chromium over CDP.
+Serve starts once for the module (two apps: open at /, token-protected at /secure) and serves every
+test; the start-up failure test adds a third app and deletes it; Serve is shut down at the end.
+The playground test drives Debian's headless chromium over CDP (scripts/setup.sh installs it).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
+from registered_model import save_tiny_generator, tiny_registry
 
 pytestmark = pytest.mark.integration
 
@@ -35,53 +39,42 @@ def _port() -> int:
         return sock.getsockname()[1]
 
 
-def _save_generator(directory: Path, num_classes: int) -> Path:
-    """A tiny untrained DCGAN generator saved the way training saves one."""
-    from ganforge.config import ExperimentSpec
-    from ganforge.models import build_models
-    from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state
-
-    spec = ExperimentSpec(name=directory.name, data={"name": "digits"},
-                          model={"name": "dcgan", "z_dim": 16, "conditional": num_classes > 0, "options": {"ngf": 8, "ndf": 8}})
-    generator, _ = build_models(spec.model, (1, 32, 32), num_classes)
-    meta = {"img_shape": [1, 32, 32], "num_classes": num_classes}
-    return atomic_save(generator_state(generator, spec.to_dict(), meta, step=7), directory / GENERATOR_FILE)
-
-
-def _register(root: Path) -> str:
-    """An unconditional generator logged and registered as models:/tiny/1 in a sqlite store."""
-    import mlflow
-
-    from ganforge.tracking import log_generator
-
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = mlflow.MlflowClient(uri)
-    experiment = client.create_experiment("serve-test", artifact_location=str(root / "artifacts"))
-    run_id = client.create_run(experiment).info.run_id
-    client.log_metric(run_id, "fid", 123.4)
-    log_generator(run_id, uri, _save_generator(root / "uncond", 0), "tiny")
-    return uri
+MODELS = ["cond", "tiny/1", "tiny/latest", "tiny@champion"]  # public names of the open app's generators
 
 
 @pytest.fixture(scope="module")
-def server(ray_session, tmp_path_factory):
-    """Base URL of the open app; the same generators with token auth live under /secure."""
+def registry(tmp_path_factory):
+    """models:/tiny: version 1 (alias champion, its run's fid 100.0) and version 2 (fid 101.0)."""
+    return tiny_registry(tmp_path_factory.mktemp("serve-store"))
+
+
+@pytest.fixture(scope="module")
+def server(ray_session, registry, tmp_path_factory):
+    """Base URL of the open app (a conditional checkpoint dir, then tiny as /1, /latest and @champion);
+    the checkpoint with token auth lives under /secure. Serve starts once for the whole module."""
     from ray import serve
 
     from ganforge.commands.serve import serving_module
 
     root = tmp_path_factory.mktemp("serve")
-    cond = _save_generator(root / "cond", 10).parent
-    uri = _register(root)
+    cond = save_tiny_generator(root / "cond", num_classes=10).parent
     (root / "token").write_text(TOKEN + "\n")
     build = serving_module().build_app
     port = _port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    common = {"tracking_uri": uri, "num_cpus": 0.5, "max_batch_size": 8}
-    serve.run(build({"models": [str(cond), "models:/tiny/1"], **common}), name="open", route_prefix="/")
+    common = {"tracking_uri": registry.uri, "num_cpus": 0.5, "max_batch_size": 8}
+    models = [str(cond), "models:/tiny/1", "models:/tiny/latest", "models:/tiny@champion"]
+    serve.run(build({"models": models, **common}), name="open", route_prefix="/")
     serve.run(build({"models": [str(cond)], "token_file": str(root / "token"), **common}), name="secure", route_prefix="/secure")
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
+
+
+def _status(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=30).status_code
+    except requests.RequestException:
+        return None
 
 
 def _generate(server: str, **body) -> requests.Response:
@@ -123,13 +116,24 @@ def test_interpolation_strip_and_w_space_refused_for_dcgan(server):
     assert response.status_code == 400 and "space" in response.text
 
 
-def test_models_and_healthz(server):
-    health = requests.get(f"{server}/healthz", timeout=30).json()
-    assert health == {"status": "ok", "models": ["cond", "tiny/1"]}
+def test_models_and_healthz(server, registry):
+    health = requests.get(f"{server}/healthz", timeout=30)
+    assert health.status_code == 200 and health.json() == {"status": "ok", "models": MODELS}
     models = {m["name"]: m for m in requests.get(f"{server}/v1/models", timeout=60).json()["models"]}
     assert models["cond"]["num_classes"] == 10 and models["cond"]["resolution"] == [32, 32]
-    assert models["tiny/1"]["version"] == "1" and models["tiny/1"]["run_id"]
-    assert models["tiny/1"]["metrics"] == {"fid": 123.4} and models["tiny/1"]["num_classes"] == 0
+    assert models["tiny/1"]["version"] == "1" and models["tiny/1"]["run_id"] == registry.runs[0]
+    assert models["tiny/1"]["metrics"] == {"fid": 100.0} and models["tiny/1"]["num_classes"] == 0
+
+
+def test_latest_and_alias_serve_the_versions_mlflow_resolves(server, registry):
+    """models:/tiny/latest is the highest version (2), models:/tiny@champion the alias's (1)."""
+    models = {m["name"]: m for m in requests.get(f"{server}/v1/models", timeout=60).json()["models"]}
+    assert (models["tiny/latest"]["version"], models["tiny/latest"]["run_id"]) == ("2", registry.runs[1])
+    assert models["tiny/latest"]["source"] == "models:/tiny/2" and models["tiny/latest"]["metrics"] == {"fid": 101.0}
+    assert (models["tiny@champion"]["version"], models["tiny@champion"]["run_id"]) == ("1", registry.runs[0])
+    grids = {name: _generate(server, model=name, seed=4, n=4, format="grid") for name in ("tiny/1", "tiny/latest", "tiny@champion")}
+    assert all(response.status_code == 200 for response in grids.values()), {k: r.text for k, r in grids.items()}
+    assert grids["tiny@champion"].content == grids["tiny/1"].content != grids["tiny/latest"].content
 
 
 BAD = [  # (path, body or raw text, status, the field the message must name)
@@ -142,7 +146,7 @@ BAD = [  # (path, body or raw text, status, the field the message must name)
     ("generate", {"class_id": 10}, 422, "class_id"),
     ("generate", {"class_id": -1}, 422, "class_id"),
     ("generate", {"model": "tiny/1", "class_id": 1}, 422, "class_id"),
-    ("generate", {"model": "nope"}, 404, "model"),
+    ("generate", {"model": "nope"}, 404, "loaded: cond, tiny/1, tiny/latest, tiny@champion"),
     ("generate", {"format": "gif"}, 422, "format"),
     ("generate", {"colour": "red"}, 422, "colour"),
     ("generate", '{"n": 1,', 422, "json"),
@@ -185,7 +189,7 @@ def test_token_auth(server):
 
 
 def test_load_200_requests_at_concurrency_16_no_5xx(server):
-    bodies = [{"seed": i, "n": 1 + i % 4, "format": "grid" if i % 2 else "json", "model": ["cond", "tiny/1"][i % 3 == 0]}
+    bodies = [{"seed": i, "n": 1 + i % 4, "format": "grid" if i % 2 else "json", "model": MODELS[i % 4]}
               for i in range(200)]
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda body: _generate(server, **body).status_code, bodies))
@@ -220,7 +224,7 @@ async def _cdp_click_and_screenshot(ws_url: str, url: str, shot: Path) -> bool:
         await call("Page.enable")
         await call("Page.navigate", url=url)
         for _ in range(100):  # the model list arrives from /v1/models
-            if await evaluate("document.getElementById('model').options.length") == 2:
+            if await evaluate("document.getElementById('model').options.length") == len(MODELS):
                 break
             await asyncio.sleep(0.2)
         box = await evaluate("(() => { const r = document.getElementById('generate').getBoundingClientRect();"
@@ -240,8 +244,7 @@ async def _cdp_click_and_screenshot(ws_url: str, url: str, shot: Path) -> bool:
 
 def test_playground_click_generates_a_grid_in_headless_chromium(server):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium); the page itself is checked above")
+    assert browser, "Debian's chromium is not installed: run scripts/setup.sh (it installs it: apt-get install -y chromium)"
     port = _port()
     profile = tempfile.mkdtemp(prefix="gf-chromium-")
     process = subprocess.Popen([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=900,1000",
@@ -274,10 +277,55 @@ def test_same_seed_same_bytes_whatever_else_shares_the_batch(tmp_path):
     from ganforge.sampling import load_generator
 
     forward_jobs = serving_module().forward_jobs
-    models = {"g": load_generator(str(_save_generator(tmp_path / "g", 10).parent)).generator}
+    models = {"g": load_generator(str(save_tiny_generator(tmp_path / "g", num_classes=10).parent)).generator}
 
     def job(seed: int, n: int = 1) -> dict:
         return {"model": "g", "n": n, "seed": seed, "truncation": None, "class_id": None, "format": "grid"}
 
     alone = forward_jobs(models, [job(1, 4)])[0]["png"]
     assert forward_jobs(models, [job(0, 5), job(1, 4), *[job(s) for s in range(2, 16)]])[1]["png"] == alone
+
+
+# ------------------------------------------------------------------ sources that do not resolve or load
+def test_a_source_that_does_not_resolve_fails_the_app_builder_with_one_line(registry):
+    """What `serve run serving.app:app` / `serve deploy` call first: nothing is deployed."""
+    from ganforge.commands.serve import serving_module
+    from ganforge.sampling import SourceError
+
+    build = serving_module().build_app
+    for source, message in [("models:/tiny/9", "no version 9 (versions: 2, 1"), ("models:/tiny@gone", "no alias 'gone'"),
+                            ("models:/nope/latest", "no registered model 'nope'")]:
+        with pytest.raises(SourceError, match=re.escape(message)) as caught:
+            build({"models": ["models:/tiny/1", source], "tracking_uri": registry.uri})
+        assert "\n" not in str(caught.value)
+
+
+def test_a_model_that_does_not_load_fails_start_up_and_healthz_answers_503(server, tmp_path):
+    """A source that resolves but does not load: its app never starts (one line says why), and
+    while Serve retries it the app's /healthz answers 503 with that line; the other apps serve on."""
+    from ray import serve
+
+    from ganforge.commands.serve import serving_module, start_failure
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "generator.pt").write_bytes(b"not a checkpoint")
+    application = serving_module().build_app({"models": [str(tmp_path / "broken")], "num_cpus": 0.25})
+    statuses = []  # /broken/healthz while Serve tries to start the app (404: no route yet)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            started = pool.submit(serve.run, application, name="broken", route_prefix="/broken")
+            while not started.done():
+                statuses.append(_status(f"{server}/broken/healthz"))
+                time.sleep(1)
+            with pytest.raises(RuntimeError) as caught:
+                started.result()
+        line = start_failure(caught.value, "broken")
+        assert line.startswith("a model cannot be loaded: ") and "cannot be loaded as a ganforge generator" in line, line
+        assert str(tmp_path / "broken") in line and "\n" not in line
+        unhealthy = requests.get(f"{server}/broken/healthz", timeout=60)
+        assert unhealthy.status_code == 503 and "detail" in unhealthy.text, (unhealthy.text, statuses)
+        assert "cannot be loaded as a ganforge generator" in unhealthy.json()["detail"]
+        assert 200 not in statuses, statuses
+    finally:
+        serve.delete("broken")
+    assert requests.get(f"{server}/healthz", timeout=30).status_code == 200

@@ -52,7 +52,8 @@ def _metric_names(text: str | None, spec) -> list[str]:
 
 
 def evaluate(
-    source: str = typer.Argument(..., metavar="SOURCE", help="models:/name/version, models:/name@alias, an MLflow run id, or a checkpoint dir"),
+    source: str = typer.Argument(..., metavar="SOURCE", help="models:/name/version, models:/name/latest, models:/name@alias, "
+                                                             "runs:/ID/PATH, an MLflow run id, or a checkpoint dir"),
     metrics: Optional[str] = typer.Option(None, "--metrics", help=METRICS_HELP),
     n: Optional[int] = typer.Option(None, "--n", min=2, help="generated (and real) images (default: the spec's eval.n)"),
     extractor: Optional[str] = typer.Option(None, "--extractor", help=EXTRACTOR_HELP),
@@ -64,15 +65,23 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto"),
     refresh_real: bool = typer.Option(False, "--refresh-real-stats", help="recompute the cached real-data statistics"),
     log: bool = typer.Option(True, "--log/--no-log", help="log the metrics to MLflow"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI the source is looked up "
+                                               "in and logged to (default: MLFLOW_TRACKING_URI, else ./mlflow.db)"),
 ) -> None:
     """Evaluate a trained generator: print a table and log the metrics to its MLflow run."""
     from ganforge.metrics import WeightsNotFoundError
     from ganforge.metrics.evaluation import Evaluator
-    from ganforge.sampling import load_generator
+    from ganforge.sampling import SourceError, check_source, load_generator
+    from ganforge.tracking import resolve_tracking_uri
 
     options, device = _key_values(option, "--option"), _device(device)
+    source_uri = tracking_uri or resolve_tracking_uri()
     try:
-        loaded = load_generator(source, device)
+        check_source(source, source_uri)  # before any weights are read or an MLflow run exists
+    except SourceError as err:
+        fail(str(err))
+    try:
+        loaded = load_generator(source, device, source_uri)
         spec = _spec_with_overrides(loaded.spec, data, set_)
         evaluator = Evaluator.from_spec(spec, _metric_names(metrics, spec), n, extractor, device, seed=seed,
                                         options=options, inception_weights=inception_weights)
@@ -83,18 +92,20 @@ def evaluate(
         fail(str(err))
     except KeyError as err:  # unknown metric / extractor names, listing the valid ones
         fail(str(err.args[0]))
-    _report(source, loaded, spec, evaluator, values, log)
+    # An MLflow source's run lives in the store it came from; a checkpoint's evaluation goes to a new
+    # run in --tracking-uri, else in the store its spec names.
+    log_uri = source_uri if (tracking_uri or loaded.run_id) else resolve_tracking_uri(spec)
+    _report(source, loaded, spec, evaluator, values, log, log_uri)
 
 
-def _report(source: str, loaded, spec, evaluator, values: dict[str, float], log: bool) -> None:
+def _report(source: str, loaded, spec, evaluator, values: dict[str, float], log: bool, tracking_uri: str) -> None:
     from ganforge.metrics.report import EvaluationTarget, format_table, log_evaluation, metric_prefix
-    from ganforge.tracking import resolve_tracking_uri
 
     typer.echo(format_table(values, evaluator.extractor, evaluator.n))
     if not log:
         return
     target = EvaluationTarget(source, loaded.run_id, spec.tracking.experiment, spec.name, int(loaded.info.get("step") or 0))
-    run_id = log_evaluation(resolve_tracking_uri(spec), target, values, evaluator.extractor, evaluator.n,
+    run_id = log_evaluation(tracking_uri, target, values, evaluator.extractor, evaluator.n,
                             extra_tags={"eval.source": source, "eval.data": spec.data.name})
     typer.echo(f"logged to MLflow run {run_id} as {metric_prefix(evaluator.extractor)}*")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ import typer
 
 from ganforge.commands import fail
 
-SOURCE_HELP = "models:/name/version, models:/name@alias, runs:/id/generator, an MLflow run id, or a checkpoint dir"
+SOURCE_HELP = "models:/name/version, models:/name/latest, models:/name@alias, runs:/ID/PATH, an MLflow run id, or a checkpoint dir"
+TRACKING_HELP = "MLflow tracking URI the sources are looked up in (default: MLFLOW_TRACKING_URI, else ./mlflow.db)"
 
 
 def serving_module():
@@ -28,12 +30,35 @@ def serving_module():
         return importlib.import_module("serving.app")
 
 
-def _check_source(source: str) -> None:
-    """Refuse what cannot be a generator before starting Ray (the message names the forms)."""
-    is_run_id = len(source) == 32 and all(c in "0123456789abcdef" for c in source)
-    if not (source.startswith(("models:/", "runs:/")) or is_run_id or Path(source).exists()):
-        fail(f"{source!r} is neither an existing checkpoint path nor {SOURCE_HELP.split(', an MLflow')[0]} "
-             "nor an MLflow run id")
+def check_sources(sources: List[str], tracking_uri: str) -> None:
+    """Resolve every source before Ray starts (no weights loaded); a bad one exits 2 with one line."""
+    from ganforge.sampling import SourceError, check_source
+
+    for source in sources:
+        try:
+            check_source(source, tracking_uri)
+        except SourceError as err:
+            fail(str(err))
+
+
+def start_failure(err: Exception, app_name: str = "ganforge") -> str:
+    """One line for an application Serve could not start: the loader's own line when a model did not load.
+
+    serve.run's error only names the failed deployment; the replica's error is in ``serve.status()``.
+    """
+    from ray import serve
+
+    texts = [str(err)]
+    try:
+        application = serve.status().applications[app_name]
+        texts += [application.message, *(d.message for d in application.deployments.values())]
+    except Exception:  # noqa: BLE001 - the status is a courtesy; the error itself is still reported
+        pass
+    found = re.findall(r"SourceError: (.+)", "\n".join(text or "" for text in texts))
+    if found:
+        return f"a model cannot be loaded: {found[-1].strip()}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"the application did not start: {lines[-1] if lines else type(err).__name__}"
 
 
 def serve_command(
@@ -50,21 +75,24 @@ def serve_command(
     cpus: float = typer.Option(1, "--cpus", min=0, help="CPUs per generator replica (its torch threads)"),
     num_gpus: float = typer.Option(0, "--gpus", min=0, help="GPUs per generator replica"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray instance)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
 ) -> None:
     """Serve generators over HTTP (POST /v1/generate, /v1/interpolate; playground at /); Ctrl-C stops."""
-    for source in sources:
-        _check_source(source)
+    from ganforge.tracking import resolve_tracking_uri
+
+    tracking_uri = tracking_uri or resolve_tracking_uri()
+    check_sources(sources, tracking_uri)
     if token_env and token_file:
         fail("give --token-env or --token-file, not both")
     if replicas != "auto" and not (replicas.isdigit() and int(replicas) >= 1):
         fail(f"--replicas must be a positive number or 'auto', got {replicas!r}")
     module = serving_module()
     try:
-        args = module.ServeArgs(models=sources, token_env=token_env, token_file=token_file, max_batch_size=max_batch_size,
+        args = module.ServeArgs(models=sources, tracking_uri=tracking_uri, token_env=token_env, token_file=token_file, max_batch_size=max_batch_size,
                                 batch_wait_timeout_s=batch_wait, num_cpus=cpus, num_gpus=num_gpus,
                                 num_replicas="auto" if replicas == "auto" else int(replicas))
         application = module.build_app(args)
-    except ValueError as err:  # pydantic errors and token problems name the field
+    except ValueError as err:  # pydantic errors, token problems and SourceError name the field / source
         fail(str(err))
     _run(application, host, port, address, _describe(args))
 
@@ -85,9 +113,10 @@ def _run(application, host: str, port: int, address: Optional[str], description:
     serve.start(http_options={"host": host, "port": port})
     try:
         serve.run(application, name="ganforge", route_prefix="/")
-    except RuntimeError as err:
+    except RuntimeError as err:  # a replica failed to start (e.g. a model that resolves but does not load)
+        message = start_failure(err)
         serve.shutdown()
-        fail(f"the application did not start: {err}")
+        fail(message)
     typer.echo(f"serving at http://{host}:{port}/  (API docs: /docs, playground: /); Ctrl-C stops")
     typer.echo(description)
     try:
