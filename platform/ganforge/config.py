@@ -272,9 +272,16 @@ class ExperimentSpec(Strict):
         # (pydantic would compare the private _document too, and a dumped spec's is its full dict).
         return isinstance(other, ExperimentSpec) and self.to_dict() == other.to_dict()
 
+    def __eq__(self, other: object) -> bool:
+        """Specs with equal fields are equal, whatever document each was read from."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
     def user_document(self) -> dict[str, Any]:
         """A copy of the document this spec was validated from (YAML + --set overrides, before
-        defaults and the loss's recommendations); a spec built in code gives its full dict."""
+        defaults and the loss's recommendations); a spec built in code gives its full dict.
+        Changes made after validation (assignments, ``model_copy(update=...)``) are not in it."""
         return copy.deepcopy(self._document) if self._document is not None else self.to_dict()
 
 
