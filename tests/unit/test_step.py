@@ -144,3 +144,11 @@ def test_batch_stream_seek_resumes_mid_epoch_and_splits_across_workers():
 def test_too_small_data_set_is_an_error():
     with pytest.raises(ValueError, match="too few"):
         BatchStream(Tiny(), 32, seed=0)
+
+
+def test_a_checkpoint_of_another_format_is_refused(tmp_path):
+    import torch
+
+    torch.save({"format": 99, "step": 1}, tmp_path / "checkpoint.pt")
+    with pytest.raises(RuntimeError, match="format 99; this ganforge reads format 1"):
+        load_checkpoint(tmp_path)

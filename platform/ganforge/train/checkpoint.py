@@ -17,6 +17,7 @@ from ganforge.train.step import GanModules
 
 CHECKPOINT_FILE = "checkpoint.pt"
 GENERATOR_FILE = "generator.pt"
+FORMAT = 1  # raise when the layout changes; load_checkpoint refuses formats it does not know
 
 
 def atomic_save(payload: dict, path: str | Path) -> Path:
@@ -46,7 +47,7 @@ def _state(module):
 def training_state(modules: GanModules, step: int, spec: dict, meta: dict) -> dict:
     """Everything needed to continue training exactly at ``step``."""
     return {
-        "format": 1, "step": step, "spec": spec, "meta": meta,
+        "format": FORMAT, "step": step, "spec": spec, "meta": meta,
         "G": modules.G.state_dict(), "D": modules.D.state_dict(), "G_ema": _state(modules.G_ema),
         "opt_g": modules.opt_g.state_dict(), "opt_d": modules.opt_d.state_dict(),
         "sched_g": modules.sched_g.state_dict(), "sched_d": modules.sched_d.state_dict(),
@@ -56,7 +57,7 @@ def training_state(modules: GanModules, step: int, spec: dict, meta: dict) -> di
 
 def generator_state(generator: torch.nn.Module, spec: dict, meta: dict, step: int) -> dict:
     """What sampling needs: the spec, meta and one generator's weights."""
-    return {"format": 1, "step": step, "spec": spec, "meta": meta, "G": generator.state_dict()}
+    return {"format": FORMAT, "step": step, "spec": spec, "meta": meta, "G": generator.state_dict()}
 
 
 def save_checkpoint(modules: GanModules, step: int, spec: dict, meta: dict, directory: str | Path) -> Path:
@@ -81,9 +82,13 @@ def load_checkpoint(location: str | Path, mmap: bool = False) -> dict:
     read from disk only when touched (for a look at its step or spec)."""
     path = find_checkpoint_file(location)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # a torn/corrupt file: say which one
         raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
+    if payload.get("format") != FORMAT:
+        raise RuntimeError(f"checkpoint {path} has format {payload.get('format')!r}; this ganforge reads format "
+                           f"{FORMAT}: load it with the ganforge version that wrote it")
+    return payload
 
 
 def _hyperparameters(optimizer) -> list[dict]:
