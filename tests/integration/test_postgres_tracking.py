@@ -150,6 +150,8 @@ def test_search_and_evaluation_are_tracked_completely_on_postgresql(search, serv
     outcome, summary = search
     client, runs = child_runs(outcome)
     assert sorted(runs) == sorted(LOSSES)
+    # The four trials wrote at once (the load the sqlite race needed): all started before any ended.
+    assert max(r.info.start_time for r in runs.values()) < min(r.info.end_time for r in runs.values())
     for loss, run in runs.items():
         assert run.info.status == "FINISHED", (loss, run.info.status)
         assert run.data.params["loss.name"] == loss and run.data.params["train.steps"] == "6"
