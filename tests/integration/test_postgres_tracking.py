@@ -11,6 +11,7 @@ so as root its commands run as the `postgres` system user on a data directory th
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -87,6 +88,17 @@ def postgres():
     """A throwaway PostgreSQL on 127.0.0.1 (own port, socket dir, data dir); yields its URI."""
     # Not under pytest's basetemp: its 0700 parents keep the postgres user out.
     root = Path(tempfile.mkdtemp(prefix="gf-postgres-"))
+    try:
+        with running_postgres(root) as port:
+            yield f"{infra_backend_scheme()}://mlflow@127.0.0.1:{port}/mlflow"  # infra's URI, our server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_postgres(root: Path):
+    """initdb + pg_ctl start in ``root`` (owned by the postgres user when we are root), database
+    `mlflow` created; yields the port, stops the server by its data directory and PID."""
     data, sockets, port = root / "data", root / "sockets", free_port()
     sockets.mkdir()
     if os.geteuid() == 0:
@@ -100,10 +112,9 @@ def postgres():
     pid = int((data / "postmaster.pid").read_text().split()[0])
     try:
         run([postgres_program("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow", "mlflow"])
-        yield f"{infra_backend_scheme()}://mlflow@127.0.0.1:{port}/mlflow"  # infra's URI, our server
+        yield port
     finally:
         stop_postgres(data, pid)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
