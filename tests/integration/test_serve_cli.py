@@ -1,5 +1,5 @@
-"""``ganforge serve`` and Ray's own ``serve run serving/config.yaml`` as users type them: the app
-comes up on 127.0.0.1, serves, and stops on Ctrl-C (SIGINT)."""
+"""``ganforge serve`` and Ray's own ``serve run`` as users type them: the app comes up on 127.0.0.1,
+serves, and stops on Ctrl-C (SIGINT); a source that does not resolve stops both before Ray starts."""
 from __future__ import annotations
 
 import os
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from registered_model import tiny_registry
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,34 @@ def test_unknown_source_is_a_clean_user_error():
     result = subprocess.run([*GANFORGE, "serve", "no/such/dir"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "no/such/dir" in result.stderr and "models:/name/version" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """models:/tiny versions 1 (alias champion) and 2 in a sqlite store."""
+    return tiny_registry(tmp_path_factory.mktemp("serve-cli-store"))
+
+
+def test_a_registry_source_that_does_not_resolve_exits_2_before_ray_starts(registry):
+    # One CLI run (each costs an interpreter start); every other form's message: tests/unit/test_sampling.py.
+    source, message = "models:/nope/latest", "no registered model 'nope' in sqlite:///"
+    result = subprocess.run([*GANFORGE, "serve", source, "--tracking-uri", registry.uri],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {source}: ") and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Ray" not in result.stderr + result.stdout
+
+
+def test_ray_serve_run_of_the_app_with_a_bad_source_fails_in_the_builder(registry, tmp_path):
+    """`serve run serving.app:app models=...`: the builder's one line, before Ray or Serve start."""
+    serve_cli = Path(sys.executable).parent / "serve"
+    result = subprocess.run([str(serve_cli), "run", "serving.app:app", "models=models:/tiny/7", f"tracking_uri={registry.uri}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "RAY_ADDRESS": ""})
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "ganforge.sampling.SourceError: models:/tiny/7: registered model 'tiny' has no version 7 " \
+                   "(versions: 2, 1; models:/tiny/latest is the newest)", result.stderr[-2000:]
+    assert "Started a local Ray instance" not in result.stderr
 
 
 def tiny_generator(directory: Path) -> Path:
@@ -44,13 +73,17 @@ def free_port() -> int:
 
 
 def wait_healthy(url: str, process, timeout: float = 240) -> dict:
+    """/healthz's body once it answers 200 (503 while the generators load)."""
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
         try:
-            return requests.get(f"{url}/healthz", timeout=5).json()
+            response = requests.get(f"{url}/healthz", timeout=10)
+            if response.status_code == 200:
+                return response.json()
         except (requests.RequestException, ValueError):
-            time.sleep(2)
-    raise AssertionError(f"no /healthz at {url} (exit code {process.poll()})")
+            pass
+        time.sleep(2)
+    raise AssertionError(f"no healthy /healthz at {url} (exit code {process.poll()})")
 
 
 def generates_then_stops_on_ctrl_c(url: str, process, body: dict) -> None:
@@ -68,12 +101,12 @@ def kill_if_running(process) -> None:
         process.wait(timeout=30)
 
 
-def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
-    checkpoint = tiny_generator(tmp_path / "gen")
+def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, registry, tmp_path):
+    """The reported bug's command: `ganforge serve models:/NAME/latest` serves the highest version."""
     port = free_port()
     env = {**os.environ, "RAY_ADDRESS": ray_session, "PYTHONUNBUFFERED": "1"}  # join the session's Ray instead of starting one
-    process = subprocess.Popen([*GANFORGE, "serve", str(checkpoint), "--port", str(port), "--max-batch-size", "8",
-                                "--batch-wait", "0.05", "--cpus", "0.5"], cwd=tmp_path, env=env,
+    process = subprocess.Popen([*GANFORGE, "serve", "models:/tiny/latest", "--tracking-uri", registry.uri, "--port", str(port),
+                                "--max-batch-size", "8", "--batch-wait", "0.05", "--cpus", "0.5"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -88,7 +121,9 @@ def test_serve_prints_the_url_serves_and_stops_on_ctrl_c(ray_session, tmp_path):
                 break
         assert any(f"serving at http://127.0.0.1:{port}/" in line for line in lines), "".join(lines)[-3000:]
         assert "1 replica(s) x 0.5 CPU; batches of up to 8 requests, 50 ms wait" in lines[-1]
-        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()["models"] == ["gen"]
+        assert wait_healthy(f"http://127.0.0.1:{port}", process)["models"] == ["tiny/latest"]
+        (model,) = requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=60).json()["models"]
+        assert (model["version"], model["run_id"]) == ("2", registry.runs[1])
         generates_then_stops_on_ctrl_c(f"http://127.0.0.1:{port}", process, {"seed": 1})
     finally:
         kill_if_running(process)
