@@ -5,6 +5,10 @@ part-way into an epoch, so a run resumed at step k reads exactly the batches the
 run read from step k on, without decoding the skipped ones. Worker ``rank`` receives rows
 ``rank::world`` of each global batch (DistributedSampler's interleaving), matching
 ``BatchRandom``'s latents. ``ray.train.torch.prepare_data_loader`` moves batches to the device.
+
+Each loader gets its own generator, seeded by (seed, epoch): a DataLoader without one draws its
+base seed from torch's global RNG whenever an iterator starts, so a resumed run (one more
+iterator, at the seek) would continue with a global RNG state the uninterrupted run never had.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
+
+from ganforge.train.noise import derive_seed
 
 
 class ResumableSampler(DistributedSampler):
@@ -43,7 +49,7 @@ class BatchStream:
                 f"the data set has {len(dataset)} images: too few for a batch of {batch_per_worker} "
                 f"per worker x {world} workers; lower train.batch_size or use more data"
             )
-        self.dataset, self.num_workers = dataset, num_workers
+        self.dataset, self.num_workers, self.seed = dataset, num_workers, seed
         self.prepare = prepare or (lambda loader: loader)
         self._iterator: Iterator | None = None
         self.index = 0
@@ -55,8 +61,9 @@ class BatchStream:
         self.sampler.start = within * self.batch
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, "loader", epoch))
         loader = DataLoader(self.dataset, batch_size=self.batch, sampler=self.sampler, drop_last=True,
-                            num_workers=self.num_workers, persistent_workers=False)
+                            num_workers=self.num_workers, persistent_workers=False, generator=generator)
         self._iterator = iter(self.prepare(loader))
         self.index = batch_index
 
