@@ -5,30 +5,34 @@ import pytest
 import torch
 
 from ganforge.config import ExperimentSpec, ModelSpec
-from ganforge.models import build_models
+from ganforge.models import MODELS, build_models
 from ganforge.train.setup import build_modules, build_step
+from zoo_sizes import TINY, Z, missing_families
 
 pytestmark = pytest.mark.unit
 
-Z = 20  # divisible into BigGAN's 4 (32 px) and 5 (64 px) latent chunks
-# (family, options at a tiny size, resolution, loss, regularizers); UNCONDITIONAL: no labels
-UNCONDITIONAL = {"realnessgan", "fastgan"}
-ZOO = [
+# Every registered family at its tiny size (tests/zoo_sizes.py), plus variants worth their own
+# case; (family, options, resolution, loss, regularizers).
+EXTRA = [
     ("sngan", {"g_ch": 4, "d_ch": 4}, 32, "hinge", []),
     ("sngan", {"g_ch": 2, "d_ch": 2, "minibatch_kernels": 4, "minibatch_dim": 3}, 64, "ralsgan", []),
-    ("dcgan", {"ngf": 4, "ndf": 4, "minibatch_kernels": 4, "minibatch_dim": 3}, 16, "non-saturating", []),
     ("biggan", {"g_ch": 4, "d_ch": 4, "shared_dim": 8, "attn_res": 16}, 32, "hinge",
      [{"name": "orthogonal", "weight": 1e-4}]),
     ("biggan", {"g_ch": 2, "d_ch": 2, "shared_dim": 8, "attn_res": 32}, 64, "rasgan", []),
-    ("stylegan-lite", {"ngf": 4, "ndf": 4, "w_dim": 8, "mapping_layers": 2}, 16, "non-saturating",
-     [{"name": "r1", "weight": 1.0}]),
-    ("realnessgan", {"ngf": 4, "ndf": 4, "num_outcomes": 5}, 16, "realness", []),
-    ("fastgan", {"ngf": 2, "ndf": 2, "sle_ratio": 8, "decoder_res": 16}, 32, "hinge",
-     [{"name": "reconstruction", "weight": 1.0}]),
     ("fastgan", {"ngf": 2, "ndf": 2, "sle": False, "decoders": False}, 16, "hinge",
      [{"name": "reconstruction", "weight": 1.0}]),
 ]
+ZOO = [(name, TINY[name]["model"]["options"], TINY[name]["res"], TINY[name]["loss"]["name"],
+        TINY[name]["loss"].get("regularizers", [])) for name in MODELS.names() if name in TINY] + EXTRA
 IDS = [f"{name}-{res}-{loss}" for name, _, res, loss, _ in ZOO]
+# What conditioning a family accepts; a new family is expected to take both.
+UNCONDITIONAL = {"realnessgan", "fastgan", "infogan"}  # infogan: its categorical code is the label
+CONDITIONAL_ONLY = {"cgan"}
+
+
+def test_every_registered_family_has_a_case():
+    assert not missing_families(MODELS.names()), missing_families(MODELS.names())
+    assert {name for name, *_ in ZOO} == set(MODELS.names())
 
 
 def tiny_spec(name, options, res, loss="hinge", regularizers=(), conditional=False, z_dim=Z):
@@ -44,16 +48,20 @@ def tiny_spec(name, options, res, loss="hinge", regularizers=(), conditional=Fal
 @pytest.mark.parametrize("name,options,res,loss,regs", ZOO, ids=IDS)
 @pytest.mark.parametrize("conditional", [False, True])
 def test_shapes_range_and_conditioning(name, options, res, loss, regs, conditional):
-    if conditional and name in UNCONDITIONAL:
-        pytest.skip(f"{name} is unconditional")
+    spec = ModelSpec(name=name, z_dim=Z, conditional=conditional, options=options)
+    if (conditional and name in UNCONDITIONAL) or (not conditional and name in CONDITIONAL_ONLY):
+        with pytest.raises(ValueError, match="unconditional.*set model.conditional=false|needs class labels"):
+            build_models(spec, (3, res, res), 10)  # the clear error, not a half-built model
+        return
     torch.manual_seed(0)
-    G, D = build_models(ModelSpec(name=name, z_dim=Z, conditional=conditional, options=options), (3, res, res), 10)
-    z = torch.randn(4, Z)
-    y = torch.tensor([0, 1, 2, 3]) if conditional else None
+    G, D = build_models(spec, (3, res, res), 10)
+    z = torch.randn(4, G.z_dim)
+    # Labels whenever G has classes (InfoGAN's categorical code is its label, conditional or not).
+    y = torch.tensor([0, 1, 2, 3]) % G.num_classes if G.num_classes else None
     images = G(z, y)
     assert images.shape == (4, 3, res, res) and images.abs().max() <= 1
-    assert (G.z_dim, G.num_classes, G.img_shape) == (Z, 10 if conditional else 0, (3, res, res))
-    out = D(images, y)
+    assert G.z_dim >= Z and G.img_shape == (3, res, res) and (G.num_classes == 10) == conditional
+    out = D(images, y if conditional else None)
     assert getattr(out, "logits", out).shape == (4,)
     if conditional:
         G.eval()
@@ -70,10 +78,11 @@ def test_one_training_step_changes_parameters(name, options, res, loss, regs):
     spec = tiny_spec(name, options, res, loss, regs, conditional=name not in UNCONDITIONAL)
     modules = build_modules(spec, (3, res, res), 10)
     step = build_step(spec, modules)
+    labels = torch.tensor([0, 1, 2, 3]) % max(step.num_classes, 1)
     before_g = copy.deepcopy(modules.G.state_dict())
     before_d = copy.deepcopy(modules.D.state_dict())
     real = torch.rand(4, 3, res, res) * 2 - 1
-    metrics = step([(real, torch.tensor([0, 1, 2, 3]))], 0)
+    metrics = step([(real, labels)], 0)
     assert metrics and all(torch.isfinite(torch.tensor(v)) for v in metrics.values()), metrics
     for before, module in ((before_g, modules.G), (before_d, modules.D)):
         after = module.state_dict()
