@@ -268,11 +268,6 @@ class ExperimentSpec(Strict):
         return self.model_dump(mode="json")
 
     def __eq__(self, other: object) -> bool:
-        # Equal when they train the same thing: the document a spec came from is provenance
-        # (pydantic would compare the private _document too, and a dumped spec's is its full dict).
-        return isinstance(other, ExperimentSpec) and self.to_dict() == other.to_dict()
-
-    def __eq__(self, other: object) -> bool:
         """Specs with equal fields are equal, whatever document each was read from."""
         if type(other) is not type(self):
             return NotImplemented

@@ -74,3 +74,15 @@ def test_trials_rank_by_their_best_value_not_their_last(mode, histories, expecte
     grid = [fake_result(name, 1e-3, values) for name, values in histories.items()]
     rows = res.collect_rows(grid, "fid", mode, {name: (f"run-{name}", "FINISHED") for name in histories})
     assert [r.trial_id for r in rows] == expected
+
+
+def test_best_spec_is_completed_like_the_trial(tmp_path):
+    """A winner that sampled loss.name=wgan gets WGAN's RMSProp and 5 critics in its best spec,
+    as its trial trained (the defaults of the base spec's loss must not stick)."""
+    path = tmp_path / "search.yaml"
+    path.write_text("model: {name: dcgan}\nloss: {name: non-saturating}\n"
+                    "search: {space: {loss.name: 'choice(wgan, hinge)'}, metric: g_loss, mode: min}\n")
+    spec = load_spec(path)
+    row = res.TrialRow("t1", {"loss.name": "wgan"}, 1.0, 1.0, 1, "finished", "r", [])
+    best = load_spec(res.write_best_spec(spec, row, {}, tmp_path / "best.yaml"))
+    assert (best.loss.name, best.optim.g.name, best.optim.d.name, best.loss.n_critic) == ("wgan", "rmsprop", "rmsprop", 5)

@@ -129,7 +129,7 @@ def plot_curves(rows: list[TrialRow], metric: str, path: Path, steps_per_iterati
 
 def write_best_spec(spec: ExperimentSpec, row: TrialRow, resources: dict, path: Path) -> Path:
     """The best trial's full spec (no search section), loadable by ``ganforge train``."""
-    best = trial_spec(spec.to_dict(), row.params, resources)
+    best = trial_spec(spec.user_document(), row.params, resources)
     best = best.model_copy(update={"name": f"{spec.name}-best"})
     best.tracking.registered_model = spec.tracking.registered_model
     dump_spec(best, path)

@@ -314,7 +314,7 @@ def parse_search(spec: ExperimentSpec) -> SearchConfig:
     if not isinstance(space, dict) or not space:
         raise SearchSpaceError("search.space: a mapping of dotted spec keys to distributions is required, "
                                "e.g. {optim.g.lr: loguniform(1e-5, 1e-3)}")
-    base = spec.to_dict()
+    base = spec.user_document()
     dimensions = []
     for key, text in space.items():
         _check_key(spec, str(key))
