@@ -8,9 +8,8 @@ from MLflow. Sample grids are logged to each run (``samples/``). Printed: a tabl
 before and after, their ratio, wall time and the MLflow run id; exit status 1 if a model's FID
 did not fall.
 
-The feature extractor is the spec's ``eval.extractor`` (``auto``: the domain classifier of the
-data set when it has labels); --extractor overrides it for every spec (e.g. ``domain:digits``
-for the unlabelled lfw-faces, where ``auto`` needs the Inception weights).
+The feature extractor is the spec's ``eval.extractor`` (``auto``: docs/evaluation.md lists each data
+set's default); --extractor overrides it for every spec (e.g. ``domain:digits``, cheap on 2 cores).
 
     .venv/bin/python benchmarks/bench_zoo_quality.py                       # all zoo specs, 300 steps
     .venv/bin/python benchmarks/bench_zoo_quality.py --jobs sngan biggan --steps 600
@@ -65,13 +64,21 @@ def untrained_metrics(spec) -> dict[str, float]:
     dataset = build_dataset(spec.data)
     modules = build_modules(spec, dataset.img_shape, dataset.num_classes)
     evaluator = Evaluator.from_spec(spec, options=spec.eval.options)
-    return evaluator(sampling_generator(modules))
+    return plain_keys(evaluator(sampling_generator(modules)))
 
 
 def trained_metrics(uri: str, run_id: str) -> dict[str, float]:
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(uri).get_run(run_id).data.metrics
+    return plain_keys(MlflowClient(uri).get_run(run_id).data.metrics)
+
+
+def plain_keys(metrics: dict[str, float]) -> dict[str, float]:
+    """Metric keys without their extractor tag (``domain-digits.fid`` -> ``fid``): the table's
+    extractor column says which network computed them."""
+    from ganforge.metrics.names import base_key
+
+    return {base_key(key): value for key, value in metrics.items()}
 
 
 def main() -> None:

@@ -127,7 +127,7 @@ class OptimSpec(Strict):
 class ScheduleSpec(RegisteredSection):
     registry: ClassVar[str] = "ganforge.train.optim.SCHEDULERS"
     name: str = Field("none", description="learning-rate schedule: none, step, exponential, cosine, linear, warmup")
-    options: dict[str, Any] = Field(default_factory=dict, description="schedule options (step_size, gamma, warmup_steps, min_lr)")
+    options: dict[str, Any] = Field(default_factory=dict, description="schedule options (step_size, gamma, warmup_steps, min_lr_ratio)")
 
 
 class TransformSpec(Strict):
