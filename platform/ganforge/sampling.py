@@ -80,7 +80,7 @@ def _client(source: str, tracking_uri: str | None):
     uri = tracking_uri or mlflow.get_tracking_uri()
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
-        # An absolute path reads "sqlite:////abs"; opening a missing file would create an empty store.
+        # sqlite:///rel.db or sqlite:////abs.db; opening a missing file would create an empty store.
         if not path.is_file():
             raise SourceError(f"{source}: the MLflow store {uri} does not exist; run where its mlflow.db is, "
                               "or point MLFLOW_TRACKING_URI (or --tracking-uri) at the store that holds the model")
@@ -220,7 +220,8 @@ def _run_artifact(source: str, tracking_uri: str | None, run_id: str, path: str)
         raise SourceError(f"{source}: run {run_id} has no logged model or artifact {path!r} "
                           f"(it has: {_listing(sorted(e.path for e in entries))}); a finished ganforge run logs "
                           f"runs:/{run_id}/{RUN_MODEL}")
-    return ResolvedSource(source, f"runs:/{run_id}/{path}", f"{run.info.artifact_uri.rstrip('/')}/{path}", run_id, {"uri": source})
+    location = f"{run.info.artifact_uri.rstrip('/')}/{path}"
+    return ResolvedSource(source, f"runs:/{run_id}/{path}", location, run_id, {"uri": source})
 
 
 def _resolve_run_id(source: str, tracking_uri: str | None) -> ResolvedSource:
