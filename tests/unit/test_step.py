@@ -152,3 +152,14 @@ def test_a_checkpoint_of_another_format_is_refused(tmp_path):
     torch.save({"format": 99, "step": 1}, tmp_path / "checkpoint.pt")
     with pytest.raises(RuntimeError, match="format 99; this ganforge reads format 1"):
         load_checkpoint(tmp_path)
+
+
+def test_batch_stream_leaves_torch_global_rng_alone():
+    """Seeking (as a resume does) and rolling over epochs must not draw from torch's global RNG:
+    a resumed run seeks once more than the uninterrupted one, and its RNG state must still match."""
+    stream = BatchStream(Tiny(), 4, seed=1)
+    before = torch.get_rng_state()
+    stream.seek(3)
+    for _ in range(8):  # crosses an epoch (5 batches each)
+        stream.next()
+    assert torch.equal(before, torch.get_rng_state())
