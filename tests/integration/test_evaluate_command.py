@@ -54,8 +54,8 @@ def test_checkpoint_dir_gets_a_new_evaluation_run(checkpoint):
     result = CliRunner().invoke(app, ["evaluate", str(checkpoint), *ARGS])
     assert result.exit_code == 0, result.output
     assert "extractor: domain:digits" in result.output
-    for key in ("fid", "kid_mean", "kid_std", "is_mean", "is_std"):
-        assert f"\n{key} " in result.output
+    for key in ("fid", "kid_mean", "kid_std", "is_mean", "is_std"):  # the keys name the digits classifier
+        assert f"\ndomain-digits.{key} " in result.output
     client, runs = all_runs()
     (run,) = runs
     assert run.data.tags["ganforge.evaluation_of"] == str(checkpoint)
