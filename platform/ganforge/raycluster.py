@@ -18,6 +18,7 @@ CI). Three things keep ours from touching theirs, and theirs from touching ours:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 from typing import Iterator
@@ -43,11 +44,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _submitted_job_env() -> dict[str, str]:
+    """The env vars of the Ray job this driver runs in (``ganforge submit``), else {}. Ray merges
+    a job's runtime env with ray.init's and refuses one variable set by both."""
+    injected = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if not injected:
+        return {}
+    return (json.loads(injected).get("runtime_env") or {}).get("env_vars") or {}
+
+
 def job_runtime_env(extra_env: dict[str, str] | None = None) -> dict:
-    """The runtime env every ganforge job gets: the address pin and the quiet environment."""
+    """The runtime env every ganforge job gets: the address pin and the quiet environment
+    (minus what a submitted job's own runtime env already sets)."""
     env = {key: os.environ.get(key, value) for key, value in WORKER_ENV.items()}
     env.update(extra_env or {})
-    return {"worker_process_setup_hook": f"{__name__}.pin_ray_address", "env_vars": env}
+    already = _submitted_job_env()
+    return {"worker_process_setup_hook": f"{__name__}.pin_ray_address",
+            "env_vars": {key: value for key, value in env.items() if key not in already}}
 
 
 @contextlib.contextmanager

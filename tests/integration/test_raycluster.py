@@ -25,3 +25,16 @@ def test_workers_pin_their_own_gcs(ray_session):
         return os.environ.get("RAY_ADDRESS")
 
     assert ray.get(worker_address.remote()) == ray_session
+
+
+def test_inside_a_submitted_job_the_jobs_own_variables_are_not_set_twice(monkeypatch):
+    """Ray refuses to merge a job's runtime env with ray.init's when both set one variable."""
+    import json
+
+    from ganforge.raycluster import job_runtime_env
+
+    job = {"runtime_env": {"working_dir": "gcs://x.zip", "env_vars": {"NO_ALBUMENTATIONS_UPDATE": "1"}}}
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps(job))
+    env = job_runtime_env()
+    assert "NO_ALBUMENTATIONS_UPDATE" not in env["env_vars"] and "RAY_USAGE_STATS_ENABLED" in env["env_vars"]
+    assert env["worker_process_setup_hook"].endswith("pin_ray_address")

@@ -125,3 +125,16 @@ def test_training_the_domain_classifier_leaves_the_global_rng_alone(digits):
     torch.manual_seed(123)
     domain_classifier.train_classifier(DigitsStandIn(200), domain_classifier.TrainSettings(epochs=1))
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_loading_a_domain_classifier_leaves_torchs_rng_alone(tmp_path):
+    """A resumed run loads the classifier at its first evaluation again: the load must not move
+    the global RNG a run's exact resume compares."""
+    import torch
+
+    from ganforge.metrics.domain_classifier import DomainClassifier, load_classifier, save_classifier
+
+    path = save_classifier(DomainClassifier(channels=1, num_classes=10), tmp_path / "c.pt", {"name": "t"})
+    before = torch.get_rng_state()
+    load_classifier(path)
+    assert torch.equal(before, torch.get_rng_state())

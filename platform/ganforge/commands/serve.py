@@ -76,6 +76,7 @@ def serve_command(
     num_gpus: float = typer.Option(0, "--gpus", min=0, help="GPUs per generator replica"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray instance)"),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    verbose: bool = typer.Option(False, "--verbose", help="show Ray's and MLflow's own logs and the replicas' output"),
 ) -> None:
     """Serve generators over HTTP (POST /v1/generate, /v1/interpolate; playground at /); Ctrl-C stops."""
     from ganforge.tracking import resolve_tracking_uri
@@ -94,7 +95,10 @@ def serve_command(
         application = module.build_app(args)
     except ValueError as err:  # pydantic errors, token problems and SourceError name the field / source
         fail(str(err))
-    _run(application, host, port, address, _describe(args))
+    from ganforge.console import capture_library_logs
+
+    capture_library_logs("serve", verbose)
+    _run(application, host, port, address, _describe(args), verbose)
 
 
 def _describe(args) -> str:
@@ -104,12 +108,12 @@ def _describe(args) -> str:
             f"{args.batch_wait_timeout_s * 1000:g} ms wait")
 
 
-def _run(application, host: str, port: int, address: Optional[str], description: str) -> None:
-    import ray
+def _run(application, host: str, port: int, address: Optional[str], description: str, verbose: bool = False) -> None:
     from ray import serve
 
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    from ganforge.raycluster import connect
+
+    connect(address, verbose=verbose)
     serve.start(http_options={"host": host, "port": port})
     try:
         serve.run(application, name="ganforge", route_prefix="/")

@@ -130,7 +130,10 @@ def save_classifier(net: DomainClassifier, path: Path, meta: dict) -> Path:
 def load_classifier(path: str | Path) -> tuple[DomainClassifier, dict]:
     """Rebuild a saved classifier (no unpickling of code) and return it with its meta."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    net = DomainClassifier(**payload["config"])
+    # Building the net draws its (overwritten) initial weights from torch's global RNG: a fork
+    # keeps a training run's RNG where it was, so a resumed run loading it again stays exact.
+    with torch.random.fork_rng(devices=[]):
+        net = DomainClassifier(**payload["config"])
     net.load_state_dict(payload["state_dict"])
     return net.eval().requires_grad_(False), payload["meta"]
 

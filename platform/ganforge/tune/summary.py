@@ -81,7 +81,7 @@ def _truncation(client, parent: str, best, out: Path, thresholds, n: int | None)
     from ganforge.sampling import load_generator
     from ganforge.tracking import MODEL_NAME
 
-    loaded = load_generator(f"runs:/{best.run_id}/{MODEL_NAME}")
+    loaded = load_generator(f"runs:/{best.run_id}/{MODEL_NAME}", tracking_uri=client.tracking_uri)
     rows = truncation.sweep(loaded.generator, loaded.spec, thresholds, n=n)
     header = list(rows[0])
     cells = [[res._fmt(r.get(k, "")) for k in header] for r in rows]
