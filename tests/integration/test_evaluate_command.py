@@ -1,33 +1,16 @@
 """``ganforge evaluate`` as a user types it: checkpoint dir and registered model, real MLflow store."""
 from __future__ import annotations
 
+import mlflow
 import pytest
 from typer.testing import CliRunner
 
+from ganforge.cli import _register_commands, app
+from ganforge.config import ExperimentSpec
+from ganforge.models import build_models
+from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state
+
 pytestmark = pytest.mark.integration
-
-
-def _foundation_ready() -> bool:
-    """The command validates the generator's spec, which needs the data and augment registries."""
-    try:
-        from ganforge.config import ExperimentSpec
-        from ganforge.data import build_dataset  # noqa: F401
-
-        ExperimentSpec(data={"name": "digits"})
-        return True
-    except Exception:  # noqa: BLE001 - any missing piece of the foundation
-        return False
-
-
-if not _foundation_ready():
-    pytest.skip("ganforge.data / ganforge.augment are not available yet", allow_module_level=True)
-
-import mlflow  # noqa: E402
-
-from ganforge.cli import _register_commands, app  # noqa: E402
-from ganforge.config import ExperimentSpec  # noqa: E402
-from ganforge.models import build_models  # noqa: E402
-from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state  # noqa: E402
 
 _register_commands()
 ARGS = ["--metrics", "fid,kid,is", "--n", "200", "--option", "kid_subsets=10", "--option", "kid_subset_size=100"]

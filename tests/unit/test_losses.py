@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from ganforge.config import LossSpec
 from ganforge.losses import LOSSES, build_loss
 from ganforge.losses.regularizers import DContext, GradientPenalty, R1, WeightClip
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ from ganforge.metrics.evaluation import Evaluator, generated_features, planned_k
 from ganforge.metrics.images import to_uint8_rgb
 from ganforge.metrics.realdata import subset_indices
 from ganforge.sampling import sample_images
-from ganforge.train.noise import derive_seed
+from ganforge.noise import derive_seed
 
 pytestmark = pytest.mark.unit
 ALL = ["fid", "kid", "is", "prc", "mifid", "kmmd"]

@@ -7,7 +7,7 @@ from ganforge.losses.reconstruction import Reconstruction, reconstruction_target
 from ganforge.losses.regularizers import DContext
 from ganforge.models import build_models
 from ganforge.models.fastgan import SLE, crop_quadrants
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 
 pytestmark = pytest.mark.unit
 

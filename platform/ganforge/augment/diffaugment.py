@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.registry import Registry
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 
 DIFF_POLICIES: Registry[Callable[[torch.Tensor, BatchRandom], torch.Tensor]] = Registry("DiffAugment policy")
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ganforge.train.noise import derive_seed
+from ganforge.noise import derive_seed
 
 # ITU-R 601 luma, the weights PIL's convert("L") uses, so in-memory and folder sets agree.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -24,7 +24,7 @@ class DContext:
     y: torch.Tensor | None
     real_out: Any
     fake_out: Any
-    rng: Any  # ganforge.train.noise.BatchRandom for this update
+    rng: Any  # ganforge.noise.BatchRandom for this update
     z: torch.Tensor | None = None  # the latents the fakes were generated from
     y_fake: torch.Tensor | None = None  # the fakes' labels (conditional models)
 

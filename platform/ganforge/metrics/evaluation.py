@@ -21,7 +21,7 @@ from ganforge.metrics.best import BestTracker
 from ganforge.metrics.extractor import Extractor, ExtractorContext, planned_metric_tag, resolve_extractor
 from ganforge.metrics.names import qualify
 from ganforge.metrics.real_stats import real_statistics
-from ganforge.train.noise import derive_seed
+from ganforge.noise import derive_seed
 
 Sampler = Callable[..., torch.Tensor]  # ganforge.sampling.sample_images' signature
 

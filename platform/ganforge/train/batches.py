@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from ganforge.train.noise import derive_seed
+from ganforge.noise import derive_seed
 
 
 class ResumableSampler(DistributedSampler):

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from ganforge import tracking
 from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state, save_checkpoint
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 from ganforge.train.progress import ProgressClient
 from ganforge.train.setup import sampling_generator
 

@@ -8,7 +8,7 @@ import torch
 from ganforge.losses import build_loss
 from ganforge.models import build_models
 from ganforge.models.layers import convert_to_cross_replica_bn
-from ganforge.train.noise import derive_seed
+from ganforge.noise import derive_seed
 from ganforge.train.optim import build_optimizer, build_scheduler
 from ganforge.train.step import GanModules, GanStep, StepConfig
 

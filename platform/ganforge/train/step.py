@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ganforge.losses.regularizers import DContext, GContext
-from ganforge.train.noise import BatchRandom
+from ganforge.noise import BatchRandom
 
 
 class NonFiniteLossError(RuntimeError):
