@@ -147,6 +147,22 @@ def test_submit_two_nodes_to_mlflow_server(two_node_cluster, mlflow_server, tmp_
     logs = ganforge("jobs", "logs", job_id, "--address", two_node_cluster.url)
     assert f"run_id: {run.info.run_id}" in logs
 
+    # --resume of a directory on the driver's disk: the run's workers, one per node, read the
+    # checkpoint from the run's storage, where the driver staged it.
+    mine = Path(client.download_artifacts(run.info.run_id, "checkpoint", str(tmp_path / "mine")))
+    out = ganforge("submit", "train", "jobs/quickstart.yaml", "--address", two_node_cluster.url, "--tracking-uri",
+                   mlflow_server, "--working-dir", str(REPO),
+                   *[a for item in job_settings(tmp_path, experiment, **{"train.steps": 30, "train.checkpoint_every": 10,
+                                                                          "train.log_every": 5})
+                     for a in ("--set", item)], "--", "--resume", str(mine))
+    resumed = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("job_id: "))
+    assert wait_for_job(two_node_cluster, resumed) == "SUCCEEDED", ganforge("jobs", "logs", resumed, "--address", two_node_cluster.url)
+    second = max(client.search_runs([run.info.experiment_id]), key=lambda r: r.info.start_time)
+    tags = second.data.tags
+    assert second.info.run_id != run.info.run_id and tags["ganforge.restored_from_step"] == "20"
+    assert tags["ganforge.restored_from"] == f"{tags['ganforge.checkpoint_root']}/resume_from"
+    assert len({w.node_id for w in train_workers(two_node_cluster) if w.actor_id not in {x.actor_id for x in workers}}) == 2
+
 
 def registered_checkpoint(storage: Path) -> int:
     """The step of the newest checkpoint Ray Train's controller has registered for the run in
