@@ -20,7 +20,7 @@ from conftest import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-STEPS = 300
+STEPS = 200
 NOISE = ("RayTrainWorker", "Failed to query", "Traceback", "PlacementGroupCleaner", "Token authentication")
 
 
@@ -28,9 +28,9 @@ def _tiny_search(tmp_path: Path) -> Path:
     document = yaml.safe_load((REPO / "jobs/tune/quickstart.yaml").read_text())
     document["data"].update(resolution=16, limit=256)
     document["model"]["options"] = {"ngf": 8, "ndf": 8}
-    document["train"].update(steps=20, checkpoint_every=10, log_every=10, batch_size=32)
+    document["train"].update(steps=10, checkpoint_every=10, log_every=10, batch_size=32)
     document["eval"].update(every=10, n=64, batch_size=64)
-    document["search"].update(num_samples=2, truncation=[1.0])
+    document["search"].update(num_samples=1, truncation=[1.0])
     document["scaling"] = {"storage_path": str(tmp_path / "ray")}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(document))

@@ -1,12 +1,17 @@
 """Exact resume through Ray and MLflow: stopped at step k and resumed with --resume, a run ends bit for
-bit where the uninterrupted run ends (the in-process cases are tests/unit/test_resume_exact.py)."""
+bit where the uninterrupted run ends (the in-process cases are tests/unit/test_resume_exact.py).
+The resumed run keeps its checkpoints on a ``file://`` storage URI, and a ``--resume`` directory
+on the driver's disk is staged into the new run's storage, where its workers read it."""
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
 from ganforge.config import ExperimentSpec
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.driver import TrainingError, run_training
+from ganforge.train.storage import STAGED_DIR
 from statecompare import differences
 
 pytestmark = pytest.mark.integration
@@ -25,9 +30,10 @@ def spec(steps: int, storage) -> ExperimentSpec:
 
 def test_resumed_run_equals_uninterrupted(ray_session, mlflow_uri, tmp_path):
     # 96 images / batch 16 = 6 batches per epoch: the stop at step 8 is mid-epoch.
+    storage = f"file://{tmp_path / 'b'}"
     full = run_training(spec(12, tmp_path / "a"))
-    first = run_training(spec(8, tmp_path / "b"))
-    resumed = run_training(spec(12, tmp_path / "b"), resume=first.run_id)
+    first = run_training(spec(8, storage))
+    resumed = run_training(spec(12, storage), resume=first.run_id)
     assert resumed.run_id == first.run_id  # the same MLflow run continues
     a, b = load_checkpoint(full.checkpoint_path), load_checkpoint(resumed.checkpoint_path)
     assert a["step"] == b["step"] == 12
@@ -36,8 +42,17 @@ def test_resumed_run_equals_uninterrupted(ray_session, mlflow_uri, tmp_path):
     assert not differences({p: a[p] for p in parts}, {p: b[p] for p in parts})
     import mlflow
 
-    history = mlflow.MlflowClient(mlflow_uri).get_metric_history(first.run_id, "d_loss")
+    client = mlflow.MlflowClient(mlflow_uri)
+    history = client.get_metric_history(first.run_id, "d_loss")
     assert sorted({m.step for m in history}) == [2, 4, 6, 8, 10, 12]  # one continuous step axis
+    assert client.get_run(first.run_id).data.tags["ganforge.checkpoint_root"].startswith(storage)
     # Resuming the finished run with the same step budget: nothing to train, a clear error.
     with pytest.raises(TrainingError, match=r"already at step 12, and train.steps=12; nothing to train.*--set train.steps=24"):
-        run_training(spec(12, tmp_path / "b"), resume=first.run_id)
+        run_training(spec(12, storage), resume=first.run_id)
+
+    mine = tmp_path / "mine"  # the user's own copy of a checkpoint, on the driver's disk only
+    shutil.copytree(resumed.checkpoint_path, mine)
+    by_dir = run_training(spec(14, storage), resume=str(mine))
+    tags = client.get_run(by_dir.run_id).data.tags
+    assert tags["ganforge.restored_from_step"] == "12"
+    assert tags["ganforge.restored_from"] == f"{tags['ganforge.checkpoint_root']}/{STAGED_DIR}"

@@ -31,8 +31,10 @@ TINY = {
 FID = "domain-digits.fid"  # the digits classifier's FID: metric names say their network
 
 
-def write_spec(tmp_path: Path, name: str, search: dict) -> Path:
-    document = {"name": name, **TINY, "scaling": {"storage_path": str(tmp_path / "ray")},
+def write_spec(tmp_path: Path, name: str, search: dict, uri: bool = True) -> Path:
+    # A file:// URI: searches keep their state, pointer and trial checkpoints through pyarrow fs.
+    storage = f"file://{tmp_path / 'ray'}" if uri else str(tmp_path / "ray")
+    document = {"name": name, **TINY, "scaling": {"storage_path": storage},
                 "tracking": {"experiment": name, "registered_model": f"{name}-best"}, "search": search}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -45,6 +47,18 @@ def ganforge(args: list[str], address: str, **popen):
     if popen:
         return subprocess.Popen(command, env=env, text=True, **popen)
     return subprocess.run(command, env=env, text=True, capture_output=True, timeout=900)
+
+
+def search_in_process(spec_path: Path):
+    """What `ganforge tune SPEC` does, in this process (the shared Ray; the CLI's own run is the
+    side-by-side e2e test): the search, then its table, plots, best spec and registration."""
+    from ganforge.config import load_spec
+    from ganforge.tune.search import run_search
+    from ganforge.tune.summary import summarize
+
+    spec = load_spec(spec_path)
+    outcome = run_search(spec)
+    return outcome, summarize(outcome, spec)
 
 
 def outputs(stdout: str) -> dict[str, str]:
@@ -63,34 +77,34 @@ def test_tune_asha_child_runs_best_spec(ray_session, mlflow_uri, tmp_path):
     spec = write_spec(tmp_path, "tune-e2e", {
         "space": {"optim.g.lr": "grid(1e-3, 1e-6, 1e-6)"}, "metric": "lr_g", "mode": "max",
         "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2}, "truncation": [0.5, None]})
-    done = ganforge(["tune", str(spec)], ray_session)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = outputs(done.stdout)
-    client, runs = children(mlflow_uri, out["parent_run_id"])
+    outcome, summary = search_in_process(spec)
+    assert outcome.experiment_path.startswith(f"file://{tmp_path / 'ray'}/")
+    client, runs = children(mlflow_uri, outcome.parent_run_id)
     assert len(runs) == 3
     for run in runs:  # every trial: its own child run with the searched param and metrics
         assert float(run.data.params["search.optim.g.lr"]) in (1e-3, 1e-6)
         assert run.data.params["optim.g.lr"] == run.data.params["search.optim.g.lr"]
         assert "lr_g" in run.data.metrics and FID in run.data.metrics and "fid" not in run.data.metrics
-    with open(Path(out["outputs"]) / "results.csv") as handle:
+    with open(Path(summary.output_dir) / "results.csv") as handle:
         table = list(csv.DictReader(handle))
     iterations = sorted((int(row["iterations"]), float(row["optim.g.lr"])) for row in table)
     # Tune's own count of results: ASHA cut both 1e-6 trials at the first rung; 1e-3 ran all 3.
     assert iterations == [(1, 1e-6), (1, 1e-6), (3, 1e-3)], iterations
     assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED", "KILLED"]
-    best = Path(out["best_spec"])
+    best = Path(summary.best_spec)
     from ganforge.config import load_spec
+    from ganforge.train.driver import run_training
 
     loaded = load_spec(best)
     assert loaded.optim.g.lr == pytest.approx(1e-3) and loaded.search is None
-    assert out["registered_model"] == "models:/tune-e2e-best/1"
-    assert f"truncation: truncation=0.5 {FID}=" in done.stdout
-    artifacts = {a.path for a in client.list_artifacts(out["parent_run_id"], "search")}
+    assert summary.registered == "models:/tune-e2e-best/1"
+    assert [row["truncation"] for row in summary.truncation_rows] == [0.5, "none"]
+    assert all(FID in row for row in summary.truncation_rows)
+    artifacts = {a.path for a in client.list_artifacts(outcome.parent_run_id, "search")}
     assert {"search/results.csv", "search/results.md", "search/metric_curves.png", "search/truncation.png",
             f"search/{best.name}"} <= artifacts
-    trained = ganforge(["train", str(best), "--set", "train.steps=10", "--set", "tracking.registered_model=null"],
-                       ray_session)
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    trained = run_training(load_spec(best, ["train.steps=10", "tracking.registered_model=null"]))
+    assert client.get_run(trained.run_id).info.status == "FINISHED"
 
 
 def _wait_for_finished_trial(uri: str, pointer: Path, process, timeout: float = 600) -> str:
@@ -107,7 +121,8 @@ def _wait_for_finished_trial(uri: str, pointer: Path, process, timeout: float = 
 
 def test_tune_resume_keeps_finished_trials(ray_session, mlflow_uri, tmp_path):
     spec = write_spec(tmp_path, "tune-resume", {
-        "space": {"optim.g.lr": "grid(1e-3, 2e-3)"}, "metric": FID, "mode": "min", "scheduler": "none"})
+        "space": {"optim.g.lr": "grid(1e-3, 2e-3)"}, "metric": FID, "mode": "min", "scheduler": "none"},
+        uri=False)  # a plain path, as before: once, on file://, the finished trial trained again after --resume
     process = ganforge(["tune", str(spec)], ray_session, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     pointer = tmp_path / "ray" / "tune-resume-tune.latest.json"
     first = _wait_for_finished_trial(mlflow_uri, pointer, process)
@@ -132,9 +147,8 @@ def test_pbt_exploit_continues_from_the_donors_checkpoint_with_its_own_lr(ray_se
         "space": {"optim.g.lr": "grid(1e-3, 1e-6)"}, "metric": "lr_g", "mode": "max", "max_concurrent": 2,
         "scheduler": {"name": "pbt", "perturbation_interval": 2, "quantile_fraction": 0.5,
                       "resample_probability": 0.0, "synch": True}})
-    done = ganforge(["tune", str(spec)], ray_session)
-    assert done.returncode == 0, done.stderr[-3000:]
-    client, runs = children(mlflow_uri, outputs(done.stdout)["parent_run_id"])
+    outcome, _ = search_in_process(spec)
+    client, runs = children(mlflow_uri, outcome.parent_run_id)
     by_lr = {float(r.data.params["search.optim.g.lr"]): r for r in runs}
     good, poor = by_lr[1e-3], by_lr[1e-6]
     assert poor.data.tags["ganforge.restored_from_step"] == "20"
