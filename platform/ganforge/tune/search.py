@@ -64,6 +64,12 @@ def build_scheduler(search: SearchConfig, spec: ExperimentSpec):
     return None
 
 
+def kept_checkpoints(search: SearchConfig) -> int:
+    """Tune checkpoints kept per trial: PBT exploits copy a donor's, which must still exist when a
+    later trial exploits it (Ray warns below 3); other schedulers need only the newest two."""
+    return 4 if search.scheduler == "pbt" else 2
+
+
 def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, uri: str, name: str):
     from ray import tune
 
@@ -87,7 +93,7 @@ def _tuner(spec, search, parent_run_id, uri, name, storage):
                                     max_concurrent_trials=search.max_concurrent),
         # Tune keeps copies of the trials' Train checkpoints (PBT copies them between trials).
         run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=kept_checkpoints(search))),
     )
 
 
