@@ -17,6 +17,9 @@ from conftest import REPO
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STEPS, CHECKPOINT_EVERY = 40, 20
+# Large batches make steps slow enough that a kill seen at step 5 lands before the step-20
+# checkpoint, and one at step 25 before the end, on a fast machine too (the kill takes ~1-2 s).
+BATCH = 512
 
 
 def _kill_train_worker(gcs_address: str) -> None:
@@ -46,6 +49,7 @@ def _failure_line(process: Background) -> str:
 def test_killed_runs_say_how_to_continue_and_continue(tmp_path, ray_session):
     env = user_env(tmp_path, RAY_ADDRESS=ray_session)
     args = [str(REPO / "jobs/quickstart.yaml"), "--set", f"train.steps={STEPS}", "--set", "train.log_every=5",
+            "--set", f"train.batch_size={BATCH}",
             "--set", f"train.checkpoint_every={CHECKPOINT_EVERY}", "--set", "train.sample_every=0",
             "--set", "train.max_failures=0", "--set", "tracking.registered_model=null",
             "--set", f"scaling.storage_path={tmp_path / 'ray'}"]
