@@ -82,16 +82,22 @@ def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
 
     generator = generator_from_payload(load_checkpoint(generator_file))
     mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-        # MLflow 3.17 compares a DataFrame example's columns with a range(), which pandas 3 warns of.
-        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME, python_model=pyfunc.MODEL_CODE,
-            artifacts={"generator": str(generator_file)}, signature=pyfunc.signature(generator),
-            input_example=pyfunc.input_example(generator), metadata=pyfunc.describe(generator),
-            registered_model_name=registered_name,
-            # Explicit requirements: inferring them costs 6-11 s per log (STACK-NOTES).
-            pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy", "pandas"],
-        )
-    # Leaving the `with` marked the run FINISHED; the driver sets the final status.
+    mlflow.start_run(run_id=run_id)
+    try:
+        with warnings.catch_warnings():
+            # MLflow 3.17 compares a DataFrame example's columns with a range(), which pandas 3 warns of.
+            warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME, python_model=pyfunc.MODEL_CODE,
+                artifacts={"generator": str(generator_file)}, signature=pyfunc.signature(generator),
+                input_example=pyfunc.input_example(generator), metadata=pyfunc.describe(generator),
+                registered_model_name=registered_name,
+                # Explicit requirements: inferring them costs 6-11 s per log (STACK-NOTES).
+                pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy", "pandas"],
+            )
+    finally:
+        # The run stays RUNNING: its owner (the train driver, a Tune trial) sets the final status.
+        # Leaving `with start_run` marked it FINISHED while Train was still closing the run, and a
+        # search interrupted then resumed that "finished" trial by training it again.
+        mlflow.end_run(status="RUNNING")
     return info

@@ -28,6 +28,9 @@ def test_spectral_norm_generator_logs_from_code_registers_and_predicts(mlflow_ur
     client = MlflowClient(mlflow_uri)
     run_id = client.create_run(client.create_experiment("sn")).info.run_id
     info = log_generator(run_id, mlflow_uri, path, registered_name="sn-g")
+    # Logging the model leaves the run RUNNING: only its owner (driver, Tune trial) ends it. A
+    # FINISHED here let an interrupted search take a trial still closing for a finished one.
+    assert client.get_run(run_id).info.status == "RUNNING"
     local = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "downloaded"))
     files = {p.relative_to(local).as_posix() for p in Path(local).rglob("*") if p.is_file()}
     assert {"pyfunc_model.py", f"artifacts/{GENERATOR_FILE}"} <= files
