@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -67,11 +66,7 @@ def mlflow_uri(tmp_path, monkeypatch):
     return uri
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ganforge.raycluster import free_port  # noqa: E402,F401 - test modules import it from here
 
 
 @contextlib.contextmanager

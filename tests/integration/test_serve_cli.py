@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import free_port
 from registered_model import tiny_registry
 
 pytestmark = pytest.mark.integration
@@ -64,12 +64,6 @@ def tiny_generator(directory: Path) -> Path:
     generator, _ = build_models(spec.model, (1, 32, 32), 0)
     meta = {"img_shape": [1, 32, 32], "num_classes": 0}
     return atomic_save(generator_state(generator, spec.to_dict(), meta, step=1), directory / GENERATOR_FILE).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_healthy(url: str, process, timeout: float = 240) -> dict:

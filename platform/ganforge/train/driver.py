@@ -83,12 +83,14 @@ def checkpoint_step(location: str | None) -> int | None:
         return int(load_checkpoint(local, mmap=True).get("step", 0))  # mmap: the workers load the weights
 
 
-def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> None:
-    """Refuse a resume with nothing to train (it would only log and register the same model again)."""
+def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> int:
+    """The checkpoint's step; refuses a resume with nothing to train (it would only log and
+    register the same model again)."""
     step = checkpoint_step(resume_from)
     if step >= spec.train.steps:
         raise ResumeError(f"--resume {resume_from}: already at step {step}, and train.steps={spec.train.steps}; "
                             f"nothing to train. To train on, raise it: --set train.steps={step + spec.train.steps}")
+    return step
 
 
 def _use_gpu(spec: ExperimentSpec) -> bool:
@@ -136,8 +138,7 @@ def run_training(spec: ExperimentSpec, address: str | None = None, resume: str |
     """
     tracking_uri = tracking.resolve_tracking_uri(spec)
     resume_from, run_id = resolve_resume(resume, tracking_uri) if resume else (None, None)
-    if resume_from:
-        _check_steps_left(resume_from, spec)
+    start = _check_steps_left(resume_from, spec) if resume_from else 0  # read once, before Ray
     command = command or default_resume_command(spec)
     with ray_session(address, verbose=verbose):
         client = MlflowClient(tracking_uri)
@@ -148,18 +149,17 @@ def run_training(spec: ExperimentSpec, address: str | None = None, resume: str |
         run_name = unique_run_name(spec)
         run_dir = join(storage_root(spec), run_name)
         try:
-            return _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, verbose)
+            return _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, start)
         except BaseException as err:
             raise _failed(err, client, run_id, run_dir, resume_from, f"{command} --resume {run_id}") from None
 
 
-def _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, verbose) -> TrainOutcome:
+def _fit(spec, client, tracking_uri, run_id, run_name, run_dir, resume_from, start: int) -> TrainOutcome:
     from ganforge.train.progress import ProgressPrinter, ProgressSink
 
     client.set_tag(run_id, tracking.CHECKPOINT_TAG, run_dir)
     client.set_tag(run_id, tracking.ERROR_TAG, "")  # a resumed run starts without its old error
     staged = stage(resume_from, run_dir) if resume_from and "://" not in resume_from else resume_from
-    start = checkpoint_step(staged) or 0
     say(f"MLflow run {run_id} ({tracking_uri}); starting {spec.scaling.workers} worker(s)"
         + (f", continuing from step {start}" if start else ""))
     sink = ProgressSink.remote()
