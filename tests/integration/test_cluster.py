@@ -125,43 +125,62 @@ def only_run(client, experiment: str):
     return runs[0]
 
 
-def test_submit_two_nodes_to_mlflow_server(two_node_cluster, mlflow_server, tmp_path):
+# One job's settings for the uninterrupted reference and the killed run: equal runs end equal.
+FAULT_STEPS, FAULT_EVERY = 120, 40
+FAULT_SETTINGS = {"train.steps": FAULT_STEPS, "train.checkpoint_every": FAULT_EVERY, "train.log_every": 1,
+                  "train.max_failures": 1}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_job(two_node_cluster, mlflow_server, tmp_path_factory):
+    """A 2-worker job submitted as a user would, run to the end: the submit test's subject and
+    the killed run's reference (sharing it saves a cluster job)."""
     from mlflow.tracking import MlflowClient
 
+    root = tmp_path_factory.mktemp("uninterrupted")
     experiment = f"cluster-{uuid.uuid4().hex[:8]}"
-    job_id = submit(two_node_cluster, mlflow_server,
-                    *job_settings(tmp_path, experiment, **{"train.steps": 20, "train.checkpoint_every": 10, "train.log_every": 5}))
-    assert wait_for_job(two_node_cluster, job_id) == "SUCCEEDED", ganforge("jobs", "logs", job_id, "--address", two_node_cluster.url)
-    assert ganforge("jobs", "status", job_id, "--address", two_node_cluster.url).strip() == "SUCCEEDED"
+    before = {w.actor_id for w in train_workers(two_node_cluster)}
+    job_id = submit(two_node_cluster, mlflow_server, *job_settings(root, experiment, **FAULT_SETTINGS))
+    status = wait_for_job(two_node_cluster, job_id)
+    logs = ganforge("jobs", "logs", job_id, "--address", two_node_cluster.url)
+    assert status == "SUCCEEDED", logs[-5000:]
+    workers = [w for w in train_workers(two_node_cluster) if w.actor_id not in before]
+    run = only_run(MlflowClient(mlflow_server), experiment)
+    return SimpleNamespace(job_id=job_id, experiment=experiment, workers=workers, run=run, logs=logs, root=root)
 
-    workers = train_workers(two_node_cluster)
-    assert len(workers) == 2
-    assert len({w.node_id for w in workers}) == 2, "SPREAD should put the two DDP workers on different nodes"
+
+def test_submit_two_nodes_to_mlflow_server(two_node_cluster, mlflow_server, uninterrupted_job, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    job, experiment = uninterrupted_job, uninterrupted_job.experiment
+    assert ganforge("jobs", "status", job.job_id, "--address", two_node_cluster.url).strip() == "SUCCEEDED"
+    assert len(job.workers) == 2
+    assert len({w.node_id for w in job.workers}) == 2, "SPREAD should put the two DDP workers on different nodes"
 
     client = MlflowClient(mlflow_server)
-    run = only_run(client, experiment)
+    run = job.run
     assert run.info.status == "FINISHED"
-    assert max(m.step for m in client.get_metric_history(run.info.run_id, "images_per_s")) == 20
+    assert max(m.step for m in client.get_metric_history(run.info.run_id, "images_per_s")) == FAULT_STEPS
     versions = client.search_model_versions(f"name='{experiment}-g'")
     assert [v.run_id for v in versions] == [run.info.run_id]
-    logs = ganforge("jobs", "logs", job_id, "--address", two_node_cluster.url)
-    assert f"run_id: {run.info.run_id}" in logs
+    assert f"run_id: {run.info.run_id}" in job.logs
 
     # --resume of a directory on the driver's disk: the run's workers, one per node, read the
     # checkpoint from the run's storage, where the driver staged it.
     mine = Path(client.download_artifacts(run.info.run_id, "checkpoint", str(tmp_path / "mine")))
+    known = {w.actor_id for w in train_workers(two_node_cluster)}
+    more = {**FAULT_SETTINGS, "train.steps": FAULT_STEPS + 10, "train.log_every": 5}
     out = ganforge("submit", "train", "jobs/quickstart.yaml", "--address", two_node_cluster.url, "--tracking-uri",
                    mlflow_server, "--working-dir", str(REPO),
-                   *[a for item in job_settings(tmp_path, experiment, **{"train.steps": 30, "train.checkpoint_every": 10,
-                                                                          "train.log_every": 5})
-                     for a in ("--set", item)], "--", "--resume", str(mine))
+                   *[a for item in job_settings(tmp_path, experiment, **more) for a in ("--set", item)],
+                   "--", "--resume", str(mine))
     resumed = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("job_id: "))
     assert wait_for_job(two_node_cluster, resumed) == "SUCCEEDED", ganforge("jobs", "logs", resumed, "--address", two_node_cluster.url)
     second = max(client.search_runs([run.info.experiment_id]), key=lambda r: r.info.start_time)
     tags = second.data.tags
-    assert second.info.run_id != run.info.run_id and tags["ganforge.restored_from_step"] == "20"
+    assert second.info.run_id != run.info.run_id and tags["ganforge.restored_from_step"] == str(FAULT_STEPS)
     assert tags["ganforge.restored_from"] == f"{tags['ganforge.checkpoint_root']}/resume_from"
-    assert len({w.node_id for w in train_workers(two_node_cluster) if w.actor_id not in {x.actor_id for x in workers}}) == 2
+    assert len({w.node_id for w in train_workers(two_node_cluster) if w.actor_id not in known}) == 2
 
 
 def registered_checkpoint(storage: Path) -> int:
@@ -188,13 +207,12 @@ def final_checkpoint(client, run_id: str, directory: Path) -> dict:
     return load_checkpoint(client.download_artifacts(run_id, "checkpoint/checkpoint.pt", str(directory)))
 
 
-def test_worker_killed_mid_run_resumes_from_checkpoint(two_node_cluster, mlflow_server, tmp_path):
+def test_worker_killed_mid_run_resumes_from_checkpoint(two_node_cluster, mlflow_server, uninterrupted_job, tmp_path):
     from mlflow.tracking import MlflowClient
 
     from statecompare import differences
 
-    steps, every = 120, 40
-    settings = {"train.steps": steps, "train.checkpoint_every": every, "train.log_every": 1, "train.max_failures": 1}
+    steps, every, settings = FAULT_STEPS, FAULT_EVERY, FAULT_SETTINGS
     experiment = f"fault-{uuid.uuid4().hex[:8]}"
     client = MlflowClient(mlflow_server)
     before = {w.actor_id for w in train_workers(two_node_cluster)}
@@ -228,10 +246,7 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(two_node_cluster, mlflow_
     assert client.search_model_versions(f"name='{experiment}-g'")[0].run_id == run.info.run_id
 
     # The same job uninterrupted ends bit for bit where the killed-and-restored one ended.
-    reference = f"{experiment}-whole"
-    job_id = submit(two_node_cluster, mlflow_server, *job_settings(tmp_path / "whole", reference, **settings))
-    assert wait_for_job(two_node_cluster, job_id) == "SUCCEEDED"
     parts = ("G", "D", "G_ema", "opt_g", "opt_d", "sched_g", "sched_d")
-    a = final_checkpoint(client, only_run(client, reference).info.run_id, tmp_path / "a")
+    a = final_checkpoint(client, uninterrupted_job.run.info.run_id, tmp_path / "a")
     b = final_checkpoint(client, run.info.run_id, tmp_path / "b")
     assert not differences({p: a[p] for p in parts}, {p: b[p] for p in parts})
