@@ -87,6 +87,7 @@ class ModelSpec(RegisteredSection):
     name: str = Field("dcgan", description="registered model family (see `ganforge models`)")
     z_dim: int = Field(100, ge=1, description="latent dimension")
     conditional: bool = Field(False, description="condition G and D on the data set's class labels")
+    init_from: str | None = Field(None, description="a generator source (models:/..., run id, checkpoint) whose weights initialise G, e.g. SRGAN from SRResNet")
     options: dict[str, Any] = Field(default_factory=dict, description="family-specific options (widths, spectral norm, ...)")
 
 
@@ -102,6 +103,9 @@ class LossSpec(RegisteredSection):
     name: str = Field("non-saturating", description="registered adversarial loss (see `ganforge losses`)")
     n_critic: int = Field(1, ge=1, description="discriminator updates per generator update")
     regularizers: list[RegularizerSpec] = Field(default_factory=list, description="extra terms, e.g. gradient-penalty")
+    weights: dict[str, float] = Field(default_factory=dict, description="weights of the task's loss terms (paired: adversarial, l1, mse, content); unset ones take the model family's paper values")
+    content_network: Literal["auto", "vgg19", "inception"] = Field("auto", description="features of the content (perceptual) loss: vgg19 (local weights), inception (the setup's port), auto: vgg19 when its weights are found")
+    content_weights: str | None = Field(None, description="local file of the content network's weights (default: GANFORGE_VGG19_WEIGHTS)")
     options: dict[str, Any] = Field(default_factory=dict, description="loss-specific options")
 
 
@@ -203,6 +207,7 @@ class TrackingSpec(Strict):
 
 class ExperimentSpec(Strict):
     name: str = Field("experiment", description="experiment name (run names, registered model default)")
+    task: str = Field("generate", description="what is learnt: generate (G(z, y)), paired (image-to-image from (input, target) pairs); see `ganforge tasks`")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     loss: LossSpec = Field(default_factory=LossSpec)
@@ -249,6 +254,35 @@ class ExperimentSpec(Strict):
         if not missing:
             return data
         return {**data, "loss": {**loss, "regularizers": [*(loss.get("regularizers") or []), *missing]}}
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        return _check_registered("ganforge.tasks.TASKS", name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_recommendations(cls, data: Any) -> Any:
+        """Fill what the spec leaves unset with the model family's paper settings (pix2pix: no
+        EMA, Adam 2e-4 betas (0.5, 0.999); SRResNet: Adam 1e-4), as for a loss's."""
+        model = data.get("model") if isinstance(data, dict) else None
+        name = model.get("name") if isinstance(model, dict) else None
+        from ganforge.models import MODELS
+
+        if not isinstance(name, str) or name not in MODELS:
+            return data
+        family = MODELS.get(name)
+        # A translation family implies its task: `model: {name: pix2pix}` alone is a paired spec.
+        implied = {"task": family.task} if hasattr(family, "task") else {}
+        return deep_merge({**implied, **getattr(family, "recommended", {})}, data)
+
+    @model_validator(mode="after")
+    def _task_fits(self) -> "ExperimentSpec":
+        """The model family and data set must be of the spec's task (a pix2pix on digits is an error)."""
+        from ganforge.tasks import task_of
+
+        task_of(self).check(self)
+        return self
 
     @model_validator(mode="after")
     def _batch_divides(self) -> "ExperimentSpec":

@@ -34,11 +34,10 @@ class LoadedGenerator:
 
 def generator_from_payload(payload: dict, device: torch.device | str = "cpu") -> torch.nn.Module:
     """Rebuild the generator a checkpoint/generator file describes (EMA weights if present)."""
-    from ganforge.models import build_models
+    from ganforge.tasks import task_of
 
     spec = ExperimentSpec(**payload["spec"])
-    meta = payload["meta"]
-    generator, _ = build_models(spec.model, tuple(meta["img_shape"]), meta["num_classes"])
+    generator = task_of(spec).build_generator(spec, payload["meta"])
     weights = payload.get("G_ema") or payload["G"]
     generator.load_state_dict(weights)
     return generator.to(device).eval().requires_grad_(False)

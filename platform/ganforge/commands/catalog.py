@@ -1,4 +1,4 @@
-"""``ganforge models|datasets|losses``: list what is registered, one line each."""
+"""``ganforge models|datasets|losses|tasks``: list what is registered, one line each."""
 from __future__ import annotations
 
 import typer
@@ -37,6 +37,13 @@ def losses() -> None:
     _listing(REGULARIZERS)
 
 
+def tasks() -> None:
+    """List the registered tasks (what a spec's `task:` can learn)."""
+    from ganforge.tasks import TASKS
+
+    _listing(TASKS)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (models, datasets, losses):
+    for command in (models, datasets, losses, tasks):
         app.command()(command)

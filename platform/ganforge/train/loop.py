@@ -19,8 +19,8 @@ from ganforge.config import ExperimentSpec
 from ganforge.data import build_dataset
 from ganforge.train.batches import BatchStream
 from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
+from ganforge.tasks import task_of
 from ganforge.train.reporter import Rank0Reporter
-from ganforge.train.setup import build_modules, build_step
 from ganforge.train.step import NonFiniteLossError
 from ganforge.train.storage import local_copy
 
@@ -64,17 +64,18 @@ def train_loop_per_worker(config: dict) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker)))
     device = get_device()
+    task = task_of(spec)  # what is learnt: its data contract, modules and step (tasks/)
     dataset = _build_data(spec)
-    meta = {"img_shape": list(dataset.img_shape), "num_classes": int(dataset.num_classes)}
-    modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world, device)
-    step_fn = build_step(spec, modules, rank, world, device)
+    meta = task.meta(dataset)
+    modules = task.build_modules(spec, meta, world, device)
+    step_fn = task.build_step(spec, modules, rank, world, device)
     payload, source = _restore_point(config)
     start = restore(modules, payload) if payload else 0
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world, spec.data.num_workers,
                          prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False))
     stream.seek(start * spec.loss.n_critic)
     spec_dict = spec.to_dict()
-    reporter = Rank0Reporter(spec, config, meta, modules, device, start, source) if rank == 0 else None
+    reporter = Rank0Reporter(spec, config, meta, modules, device, start, source, dataset) if rank == 0 else None
     train = spec.train
     for step in range(start, train.steps):
         batches = [stream.next() for _ in range(spec.loss.n_critic)]

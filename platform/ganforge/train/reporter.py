@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from ganforge import tracking
 from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state, save_checkpoint
-from ganforge.noise import BatchRandom
+from ganforge.tasks import task_of
 from ganforge.train.progress import ProgressClient
 from ganforge.train.setup import sampling_generator
 
@@ -20,8 +20,11 @@ from ganforge.train.setup import sampling_generator
 class Rank0Reporter:
     """Called by the worker loop on rank 0 after every step."""
 
-    def __init__(self, spec, config: dict, meta: dict, modules, device, start_step: int, source: str | None = None):
+    def __init__(self, spec, config: dict, meta: dict, modules, device, start_step: int, source: str | None = None,
+                 dataset=None):
         self.spec, self.meta, self.modules, self.device = spec, meta, modules, device
+        self.task = task_of(spec)
+        self.grid_inputs = self.task.grid_inputs(spec, dataset, device)
         self.run_id = config["run_id"]
         self.tracking_uri = config["tracking_uri"]
         self.client = MlflowClient(self.tracking_uri)
@@ -70,22 +73,18 @@ class Rank0Reporter:
         generator = sampling_generator(self.modules)
         was_training = generator.training
         generator.eval()
-        n = self.spec.train.grid_size
-        rng = BatchRandom(self.spec.train.seed, 0, "grid", device=self.device)
-        z = rng.randn(n, generator.z_dim)
-        y = torch.arange(n, device=self.device) % generator.num_classes if generator.num_classes else None
-        images = generator(z, y)
+        images, per_row = self.task.sample_grid(generator, self.grid_inputs)
         generator.train(was_training)
-        return tracking.log_image_grid(self.client, self.run_id, images, done)
+        return tracking.log_image_grid(self.client, self.run_id, images, done, nrow=per_row)
 
     def evaluate(self, done: int) -> dict:
         """Periodic evaluation of the sampling generator; adds ``<metric>_best`` keys."""
-        from ganforge.metrics import Evaluator
-
         if self.evaluator is None:  # resolved once: extractor, real statistics (cached on disk)
-            self.evaluator = Evaluator.from_spec(self.spec, device=self.device, options=self.spec.eval.options or None)
+            self.evaluator = self.task.build_evaluator(self.spec, self.device)
             self.best = seeded_best(self.client, self.run_id, self.start_step)
-            self.client.set_tag(self.run_id, "ganforge.eval_extractor", str(self.evaluator.extractor.identity))
+            extractor = getattr(self.evaluator, "extractor", None)
+            if extractor is not None:
+                self.client.set_tag(self.run_id, "ganforge.eval_extractor", str(extractor.identity))
         results = self.evaluator(sampling_generator(self.modules), best=self.best)
         numeric = {k: float(v) for k, v in results.items() if isinstance(v, (int, float))}
         tracking.log_metrics(self.client, self.run_id, numeric, done)
