@@ -105,7 +105,8 @@ class PairedStep:
             for source, target in batches:
                 metrics.update(self.d_update(source, target, step))
         metrics.update(self.g_update(*batches[-1], step))
-        self.m.sched_d.step()
+        if "adversarial" in self.weights:  # D's schedule moves with D's updates
+            self.m.sched_d.step()
         self.m.sched_g.step()
         if self.m.G_ema is not None:
             update_ema(self.m.G_ema, self.m.G, self.cfg.ema_decay if step >= self.cfg.ema_start else 0.0)

@@ -7,6 +7,7 @@ checkpoint. Side effects (progress bar, MLflow, sample grids, evaluation) happen
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def _build_data(spec: ExperimentSpec):
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point. ``config``: spec (dict), run_id, tracking_uri, resume_from."""
     spec = ExperimentSpec(**config["spec"])
+    # MLflow sources the spec names (model.init_from) resolve in the run's own store.
+    os.environ.setdefault("MLFLOW_TRACKING_URI", config["tracking_uri"])
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker)))
