@@ -67,10 +67,10 @@ def cases() -> dict[str, dict]:
     """Every registered family and loss, plus the features above."""
     from ganforge.config import ExperimentSpec
     from ganforge.losses import LOSSES
-    from ganforge.models import MODELS
+    from ganforge.models import families
 
-    assert not missing_families(MODELS.names()), missing_families(MODELS.names())
-    found = {f"family-{name}": tiny(name) for name in MODELS.names()}
+    assert not missing_families(families("generate")), missing_families(families("generate"))
+    found = {f"family-{name}": tiny(name) for name in families("generate")}
     for name in LOSSES.names():
         model = tiny(LOSS_MODEL[name])["model"] if name in LOSS_MODEL else SMALL
         n_critic = min(ExperimentSpec(loss={"name": name}).loss.n_critic, 2)  # WGAN's 5 critics: 2 suffice

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ganforge.models import MODELS
+from ganforge.models import families
 from zoo_sizes import missing_families, tiny
 
 pytestmark = pytest.mark.integration
@@ -141,10 +141,10 @@ def check_predictions(model, generator, name: str) -> None:
 
 
 def test_every_family_has_a_tiny_size():
-    assert not missing_families(MODELS.names()), missing_families(MODELS.names())
+    assert not missing_families(families("generate")), missing_families(families("generate"))
 
 
-@pytest.mark.parametrize("family", MODELS.names())
+@pytest.mark.parametrize("family", families("generate"))
 def test_registered_generator_predicts_through_pyfunc(family, store):
     for label, generator, spec in variants(family):
         name = f"{family}-{label}"
