@@ -1,5 +1,6 @@
 """The ganforge Ray Serve application: a FastAPI ingress in front of a batched, multiplexed
-generator deployment.
+generator deployment. /v1/generate and /v1/interpolate serve generate-task models (G(z, y));
+/v1/translate (serving/translate.py) serves paired image-to-image models (G(x) -> y).
 
 Deploy it the way Ray users do (``serve run serving.app:app models=models:/gen/1`` or
 ``serve deploy serving/config.yaml``) or with ``ganforge serve SOURCE...``. ``build_app`` takes
@@ -7,6 +8,8 @@ typed arguments (:class:`ServeArgs`), so the config file passes model URIs, batc
 
 Requests from all clients are batched per replica with ``@serve.batch``; several generators sit
 behind one endpoint with ``@serve.multiplexed`` and are chosen with the request's ``model`` field.
+GET /v1/models states each model's task, input shape and scale; a route asked for a model of
+another task answers 422 naming the right route.
 
 Sources are what ``ganforge.sampling`` accepts (``models:/name/3``, ``models:/name/latest``,
 ``models:/name@alias``, ``runs:/ID/PATH``, a run id, a checkpoint dir). The builder resolves each
@@ -16,10 +19,8 @@ start when one does not load. /healthz answers 503 until every configured model 
 """
 
 import asyncio
-import base64
 import hashlib
 import hmac
-import io
 import os
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -28,6 +29,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
+
+from serving.generate import forward_jobs, strip_png
+from serving.translate import TranslateRoutes, TranslateServing, body_limit, describe_task, require_task, router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -49,7 +53,11 @@ class ServeArgs(BaseModel):
     batching: bool = Field(True, description="batch requests across clients (@serve.batch); off: one forward per request")
     max_batch_size: int = Field(16, ge=1, le=256, description="requests per batched forward")
     batch_wait_timeout_s: float = Field(0.01, ge=0, le=1, description="how long a batch waits to fill")
-    max_body_bytes: int = Field(16384, ge=256, description="larger request bodies get 413")
+    max_body_bytes: int = Field(16384, ge=256, description="larger request bodies get 413 (all routes but /v1/translate)")
+    max_image_bytes: int = Field(8 * 2**20, ge=1024, description="larger /v1/translate bodies get 413 (base64 JSON: "
+                                                                  "the encoded size counts)")
+    max_image_pixels: int = Field(4096 * 4096, ge=1, description="images whose header declares more pixels "
+                                                                 "(width x height) get 413, before they are decoded")
     num_replicas: Union[int, Literal["auto"]] = Field(1, description="generator replicas, or 'auto' (autoscaling)")
     autoscaling_config: Optional[dict[str, Any]] = Field(None, description="Ray Serve AutoscalingConfig fields")
     num_cpus: float = Field(1, ge=0, description="CPUs per generator replica")
@@ -142,36 +150,10 @@ class InterpolateRequest(BaseModel):
     class_id: Optional[int] = Field(None, ge=0, description="class of the strip (conditional models)")
 
 
-# ---------------------------------------------------------------- images
-def to_png(images) -> bytes:
-    """[-1, 1] images [B, C, H, W] -> one PNG (a near-square grid when B > 1)."""
-    import torch
-    from PIL import Image
-    from torchvision.utils import make_grid
-
-    from ganforge.sampling import grid_rows
-
-    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    if len(pixels) > 1:
-        pixels = make_grid(pixels, nrow=grid_rows(len(pixels)), padding=2)[None]
-    array = pixels[0].permute(1, 2, 0).numpy()
-    image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def encode(images, job: dict) -> dict:
-    """The reply to one generate job: png/grid bytes, or base64 PNGs for json."""
-    if job["format"] == "json":
-        return {"seed": job["seed"], "images": [base64.b64encode(to_png(image[None])).decode() for image in images]}
-    return {"png": to_png(images)}
-
-
 # ---------------------------------------------------------------- generator deployment
 @serve.deployment
-class GeneratorServer:
-    """Holds generators (multiplexed by public name) and runs batched forwards."""
+class GeneratorServer(TranslateServing):
+    """Holds generators (multiplexed by public name) and runs batched forwards (translate: the mixin)."""
 
     def __init__(self, sources: dict[str, str], tracking_uri: Optional[str], batching: bool = True,
                  max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01):
@@ -181,6 +163,8 @@ class GeneratorServer:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.generate_batch.set_max_batch_size(max_batch_size)
         self.generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.translate_batch.set_max_batch_size(max_batch_size)
+        self.translate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
         # Every model is loaded now: one that cannot be loaded fails this replica at start-up (Serve
         # then reports the deployment failed) instead of failing requests later. The multiplexed
         # loader takes these first, so nothing is loaded twice.
@@ -208,7 +192,7 @@ class GeneratorServer:
                 "run_id": loaded.run_id, "step": loaded.info.get("step"), "model": loaded.spec.model.name,
                 "resolution": list(g.img_shape[1:]), "channels": g.img_shape[0], "num_classes": g.num_classes,
                 "z_dim": g.z_dim, "style_based": hasattr(g, "mapping") and hasattr(g, "synthesis"),
-                "metrics": _run_metrics(loaded.run_id, self.tracking_uri)}
+                **describe_task(g, loaded.spec.task), "metrics": _run_metrics(loaded.run_id, self.tracking_uri)}
         return g, info
 
     async def info(self, key: str) -> dict:
@@ -240,42 +224,6 @@ class GeneratorServer:
             return strip_png(images)
 
         return await asyncio.to_thread(run)
-
-
-def strip_png(images) -> bytes:
-    """Images side by side in one PNG row."""
-    import torch
-
-    padded = torch.nn.functional.pad(images, (1, 1, 1, 1), value=-1)
-    return to_png(torch.cat(list(padded), dim=2)[None])
-
-
-def forward_jobs(models: dict, jobs: list[dict]) -> list[dict]:
-    """One forward per generator over all jobs' latents, then split and encode per job."""
-    import torch
-
-    from ganforge.sampling import latents
-
-    replies: list[Optional[dict]] = [None] * len(jobs)
-    for key, generator in models.items():
-        index = [i for i, job in enumerate(jobs) if job["model"] == key]
-        z = torch.cat([latents(jobs[i]["n"], generator.z_dim, jobs[i]["seed"], jobs[i]["truncation"]) for i in index])
-        y = torch.cat([labels(jobs[i], generator.num_classes) for i in index]) if generator.num_classes else None
-        device = next(generator.parameters()).device
-        with torch.no_grad():
-            images = generator(z.to(device), None if y is None else y.to(device)).float().cpu()
-        for i, chunk in zip(index, images.split([jobs[i]["n"] for i in index])):
-            replies[i] = encode(chunk, jobs[i])
-    return replies
-
-
-def labels(job: dict, num_classes: int):
-    """Class labels of one job: class_id for all, else cycling classes (as sampling.sample_images)."""
-    import torch
-
-    if job["class_id"] is not None:
-        return torch.full((job["n"],), job["class_id"], dtype=torch.long)
-    return torch.arange(job["n"]) % num_classes
 
 
 def _run_metrics(run_id: Optional[str], tracking_uri: Optional[str]) -> dict:
@@ -325,13 +273,14 @@ async def answered_within(response, timeout_s: float):
 
 
 # ---------------------------------------------------------------- HTTP ingress
-api = FastAPI(title="ganforge", description="Sample images from trained GAN generators.", version="1")
+api = FastAPI(title="ganforge", description="Sample images from trained GAN generators; translate images with "
+                                             "paired image-to-image models.", version="1")
 
 
 @api.middleware("http")
 async def limit_body(request: Request, call_next):
-    """413 for bodies larger than the configured limit (declared or actual size)."""
-    limit = getattr(request.app.state, "max_body_bytes", 16384)
+    """413 for bodies larger than the route's configured limit (declared or actual size)."""
+    limit = body_limit(request)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return JSONResponse({"detail": f"body: request body larger than {limit} bytes"}, status_code=413)
@@ -351,15 +300,20 @@ def authorize(request: Request) -> None:
         raise HTTPException(401, "authorization: missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
 
 
+api.include_router(router, dependencies=[Depends(authorize)])  # /v1/translate (before @serve.ingress reads the routes)
+
+
 @serve.deployment
 @serve.ingress(api)
-class Ingress:
-    """Validates requests, routes them to the generator deployment, returns PNG/JSON."""
+class Ingress(TranslateRoutes):
+    """Validates requests, routes them to the generator deployment, returns PNG/JSON (translate: the mixin)."""
 
-    def __init__(self, generator, keys: list[str], token_sha256: Optional[str], max_body_bytes: int, page: str):
+    def __init__(self, generator, keys: list[str], token_sha256: Optional[str], limits: dict, page: str):
         self.keys, self.page, self.generator = keys, page, generator
         self.handles = {key: generator.options(multiplexed_model_id=key) for key in keys}  # routed to replicas holding it
-        api.state.token_sha256, api.state.max_body_bytes = token_sha256, max_body_bytes
+        api.state.token_sha256 = token_sha256
+        api.state.max_body_bytes, api.state.max_image_bytes = limits["max_body_bytes"], limits["max_image_bytes"]
+        self.max_image_pixels = limits["max_image_pixels"]
         self.infos: dict[str, dict] = {}
 
     async def _info(self, name: Optional[str]) -> dict:
@@ -405,6 +359,7 @@ class Ingress:
     async def generate(self, body: GenerateRequest) -> Response:
         """n images for a seed: one PNG, a PNG grid, or JSON with base64 PNGs."""
         info = await self._info(body.model)
+        require_task(info, "generate", "/v1/generate")
         self._check_class(info, body.class_id)
         if body.format == "png" and body.n != 1:
             raise HTTPException(422, "n: format 'png' returns one image; use 'grid' or 'json' for n > 1")
@@ -419,6 +374,7 @@ class Ingress:
     async def interpolate(self, body: InterpolateRequest) -> Response:
         """A strip of images between two seeds (Z slerp, or W lerp for style-based generators)."""
         info = await self._info(body.model)
+        require_task(info, "generate", "/v1/interpolate")
         self._check_class(info, body.class_id)
         if body.space == "w" and not info["style_based"]:
             raise HTTPException(400, f"space: model {info['name']!r} is not style-based; W interpolation needs "
@@ -435,9 +391,10 @@ def build_app(args: ServeArgs | dict) -> serve.Application:
 
     import ray.cloudpickle
 
-    # Replicas get this module by value: they need not import `serving` (not installed; a Ray
-    # instance started without the repository on its path, or a cluster node).
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # Replicas get the `serving` package (this module, images, translate) by value: they need not
+    # import it (not installed; a Ray instance started without the repository on its path, or a
+    # cluster node). Registering the package covers its submodules.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__.rpartition(".")[0] or __name__])
     from ganforge.tracking import resolve_tracking_uri
 
     args = args if isinstance(args, ServeArgs) else ServeArgs(**args)
@@ -455,7 +412,7 @@ def build_app(args: ServeArgs | dict) -> serve.Application:
     ).bind(sources, tracking_uri, args.batching, args.max_batch_size, args.batch_wait_timeout_s)
     page = (STATIC_DIR / "index.html").read_text()
     return Ingress.options(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.1}).bind(
-        generator, list(sources), token_sha256, args.max_body_bytes, page)
+        generator, list(sources), token_sha256, args.model_dump(include={"max_body_bytes", "max_image_bytes", "max_image_pixels"}), page)
 
 
 app = build_app  # `serve run serving.app:app models=...` calls the builder with the CLI's key=value args

@@ -77,3 +77,27 @@ def same_weights(generator: torch.nn.Module, generator_file: Path) -> bool:
     saved = load_checkpoint(generator_file)["G"]
     state = generator.state_dict()
     return saved.keys() == state.keys() and all(torch.equal(saved[k], state[k].cpu()) for k in saved)
+
+
+# (family, data set, input shape, target shape, options): a same-size RGB translator and a 1-channel x2 upscaler
+TINY_TRANSLATORS = {
+    "pix2pix": ("pix2pix", "silhouettes", (3, 32, 32), (3, 32, 32), {"ngf": 4, "ndf": 4}),
+    "srresnet": ("srresnet", "sr", (1, 16, 16), (1, 32, 32), {"n_blocks": 1, "ngf": 8, "ndf": 8, "dense": 16}),
+}
+
+
+def save_tiny_translator(directory: Path, family: str = "pix2pix", seed: int = 0, step: int = 3) -> Path:
+    """An untrained paired generator of :data:`TINY_TRANSLATORS` (weights fixed by ``seed``) saved as
+    training saves one (meta: input_shape, img_shape, scale); returns the ``generator.pt`` file."""
+    from ganforge.config import ExperimentSpec
+    from ganforge.tasks import task_of
+    from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state
+
+    name, data, input_shape, target_shape, options = TINY_TRANSLATORS[family]
+    spec = ExperimentSpec(name=directory.name, task="paired", data={"name": data, "resolution": target_shape[1]},
+                          model={"name": name, "options": options})
+    scale = target_shape[1] // input_shape[1]
+    meta = {"img_shape": list(target_shape), "input_shape": list(input_shape), "scale": scale, "num_classes": 0}
+    torch.manual_seed(seed)
+    generator = task_of(spec).build_generator(spec, meta)
+    return atomic_save(generator_state(generator, spec.to_dict(), meta, step=step), directory / GENERATOR_FILE)

@@ -1,6 +1,7 @@
 """The generator's MLflow pyfunc: what its input holds, its signature and input example, the model.
+Each task has its own input and output (:data:`TASK_IO`, chosen by the generator's ``task``).
 
-Input: a pandas DataFrame, one row per image, with the columns the generator needs:
+Generate task (G(z, y)). Input: a pandas DataFrame, one row per image, with the columns the generator needs:
 
 - ``z``: list of floats, length ``G.z_dim`` (the generator's own, which for InfoGAN is the
   noise plus the continuous codes, not the spec's ``model.z_dim``);
@@ -13,12 +14,18 @@ Output: float32 images ``[n, C, H, W]`` in [-1, 1]. Over REST (``mlflow models s
 ``{"dataframe_records": [{"z": [...], "class_id": 3}]}``. The logged model's ``metadata`` repeats
 ``z_dim``, ``num_classes``, ``num_codes`` and ``img_shape``.
 
+Paired task (G(x) -> y: pix2pix, SRResNet, SRGAN). Input: a float32 array ``[n, C, h, w]`` in
+[-1, 1] of the generator's ``input_shape``; output: float32 ``[n, C', H, W]`` in [-1, 1] of its
+``img_shape`` (H = scale x h). Over REST: ``{"inputs": [[[[...]]]]}``. The ``metadata`` states
+``task``, ``input_shape``, ``img_shape`` and ``scale``.
+
 The model is logged from code (``pyfunc_model.py`` calls ``set_model``): nothing is pickled; the
 weights are the ``generator.pt`` artifact, rebuilt from its spec on load.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 import mlflow
 import numpy as np
@@ -94,8 +101,73 @@ def _every_row(column: pd.Series) -> pd.Series:
     return column
 
 
+def predict_latents(G: torch.nn.Module, model_input: pd.DataFrame) -> np.ndarray:
+    """Generate task: images for each row's latent (and label, and codes where G takes them)."""
+    z = _matrix(model_input[Z], G.z_dim, Z)
+    y = _labels(model_input, G.num_classes)
+    if (n := num_codes(G)) and CODES in model_input:
+        z = G.latent_with_codes(z, _matrix(_every_row(model_input[CODES]), n, CODES))
+    with torch.no_grad():
+        return G(z, y).float().numpy()
+
+
+# ---------------------------------------------------------------- paired task: image batch in, image batch out
+def describe_paired(generator: torch.nn.Module) -> dict:
+    """What a caller of a paired model needs: task, input_shape, img_shape (output), scale."""
+    return {"task": "paired", "input_shape": [int(s) for s in generator.input_shape],
+            "img_shape": [int(s) for s in generator.img_shape], "scale": int(generator.scale)}
+
+
+def signature_paired(generator: torch.nn.Module) -> ModelSignature:
+    """float32 [-1, C, h, w] in [-1, 1] (the input shape) -> float32 [-1, C', H, W] (the output shape)."""
+    inputs = TensorSpec(np.dtype(np.float32), (-1, *generator.input_shape))
+    outputs = TensorSpec(np.dtype(np.float32), (-1, *generator.img_shape))
+    return ModelSignature(inputs=Schema([inputs]), outputs=Schema([outputs]))
+
+
+def input_example_paired(generator: torch.nn.Module, rows: int = 2) -> np.ndarray:
+    """A seeded batch of inputs in [-1, 1] of the generator's input shape."""
+    return np.random.default_rng(0).uniform(-1, 1, (rows, *generator.input_shape)).astype(np.float32)
+
+
+def predict_images(G: torch.nn.Module, model_input: Any) -> np.ndarray:
+    """Paired task: G(x) for a batch x [n, C, h, w] in [-1, 1]; a wrong shape is an error naming it."""
+    x = np.asarray(model_input, dtype=np.float32)
+    if x.ndim == 3:  # one image: a batch of one
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(G.input_shape):
+        raise ValueError(f"input must be float32 [n, {', '.join(map(str, G.input_shape))}] in [-1, 1] "
+                         f"(the model's input_shape), got {list(x.shape)}: see the model's signature or metadata")
+    with torch.no_grad():
+        return G(torch.from_numpy(x)).float().numpy()
+
+
+class TaskIO(NamedTuple):
+    """How one task's generator is called through the pyfunc: its signature, example, metadata, predict."""
+
+    signature: Callable[[torch.nn.Module], ModelSignature]
+    input_example: Callable[[torch.nn.Module], Any]
+    describe: Callable[[torch.nn.Module], dict]
+    predict: Callable[[torch.nn.Module, Any], np.ndarray]
+
+
+TASK_IO: dict[str, TaskIO] = {
+    "generate": TaskIO(signature, input_example, describe, predict_latents),
+    "paired": TaskIO(signature_paired, input_example_paired, describe_paired, predict_images),
+}
+
+
+def io_of(generator: torch.nn.Module) -> TaskIO:
+    """The pyfunc input/output of the generator's task (``generator.task``; generate when absent)."""
+    task = getattr(generator, "task", "generate")
+    if task not in TASK_IO:
+        raise ValueError(f"no MLflow pyfunc for task {task!r} (pyfunc tasks: {', '.join(TASK_IO)})")
+    return TASK_IO[task]
+
+
 class GeneratorModel(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc over a ganforge generator: the DataFrame above -> images [n, C, H, W] in [-1, 1]."""
+    """MLflow pyfunc over a ganforge generator: its task's input (the DataFrame of latents, or an
+    image batch for paired models) -> images [n, C, H, W] in [-1, 1]."""
 
     def load_context(self, context) -> None:
         """Rebuild the generator from the ``generator`` artifact (spec + weights, weights_only)."""
@@ -105,11 +177,6 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = generator_from_payload(load_checkpoint(context.artifacts["generator"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        """Images for each row's latent (and label, and codes where the generator takes them)."""
-        G = self.generator
-        z = _matrix(model_input[Z], G.z_dim, Z)
-        y = _labels(model_input, G.num_classes)
-        if (n := num_codes(G)) and CODES in model_input:
-            z = G.latent_with_codes(z, _matrix(_every_row(model_input[CODES]), n, CODES))
-        with torch.no_grad():
-            return G(z, y).float().numpy()
+        """The task's images: see the module docstring. (A paired model takes an ndarray; the
+        DataFrame hint only tells MLflow to leave the input as it comes.)"""
+        return io_of(self.generator).predict(self.generator, model_input)

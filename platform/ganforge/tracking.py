@@ -72,15 +72,17 @@ def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
     """Log ``generator_file`` (a ``generator.pt``) as an MLflow pyfunc model in ``run_id``;
     register it if named.
 
-    The model is logged from code (``pyfunc_model.py``), so nothing is pickled; its signature and
-    input example come from the generator the file describes (latents of its own z_dim, class
-    labels and codes where it takes them: see ``ganforge.pyfunc``).
+    The model is logged from code (``pyfunc_model.py``), so nothing is pickled; its signature,
+    input example and metadata come from the generator the file describes, by its task: latents of
+    its own z_dim, class labels and codes where it takes them, or an image batch of its input shape
+    for a paired model (see ``ganforge.pyfunc``).
     """
     from ganforge import pyfunc
     from ganforge.sampling import generator_from_payload
     from ganforge.train.checkpoint import load_checkpoint
 
     generator = generator_from_payload(load_checkpoint(generator_file))
+    task_io = pyfunc.io_of(generator)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.start_run(run_id=run_id)
     try:
@@ -89,8 +91,8 @@ def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
             warnings.filterwarnings("ignore", message="Operation with range is deprecated")
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME, python_model=pyfunc.MODEL_CODE,
-                artifacts={"generator": str(generator_file)}, signature=pyfunc.signature(generator),
-                input_example=pyfunc.input_example(generator), metadata=pyfunc.describe(generator),
+                artifacts={"generator": str(generator_file)}, signature=task_io.signature(generator),
+                input_example=task_io.input_example(generator), metadata=task_io.describe(generator),
                 registered_model_name=registered_name,
                 # Explicit requirements: inferring them costs 6-11 s per log (STACK-NOTES).
                 pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy", "pandas"],
