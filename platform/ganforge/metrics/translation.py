@@ -117,7 +117,7 @@ def fitting_ms_ssim_weights(size: int, win_size: int = 11) -> tuple[float, ...]:
         raise ValueError(f"ms_ssim needs images of at least {win_size} px, the pairs' targets are {size} px; "
                          "leave ms_ssim out of eval.metrics")
     weights = MS_SSIM_WEIGHTS[:fits[-1]]
-    return tuple(w / sum(weights) for w in weights)
+    return weights if len(weights) == len(MS_SSIM_WEIGHTS) else tuple(w / sum(weights) for w in weights)
 
 
 @per_image("ms_ssim", higher_is_better=True)
