@@ -108,6 +108,16 @@ def hwc(image: np.ndarray) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
 
 
+def widen(image: np.ndarray, channels: int) -> np.ndarray:
+    """HWC ``image`` with ``channels`` (grey repeated) for augmenting beside a wider image."""
+    return convert_channels(image[None], channels)[0]
+
+
+def narrow(image: np.ndarray, channels: int) -> np.ndarray:
+    """An augmented HWC image back at ``channels`` (uint8; RGB -> luma when it was grey)."""
+    return convert_channels(hwc(as_uint8(image))[None], channels)[0]
+
+
 @dataclass(frozen=True)
 class Bicubic:
     """LR = bicubic downsample of HR by ``scale`` (the SRGAN protocol).
@@ -198,10 +208,11 @@ class PairedDataset(Dataset):
         self.transform.set_random_state(numpy_rng, python_rng)
         if inputs is None:
             return None, self.transform(image=target)["image"]
-        # Augmented at the target's channel count: pixel transforms (noise) draw per channel.
-        width = inputs.shape[-1]
-        out = self.transform(image=target, **{INPUT_KEY: convert_channels(inputs[None], target.shape[-1])[0]})
-        return convert_channels(hwc(as_uint8(out[INPUT_KEY]))[None], width)[0], out["image"]
+        # Both at the wider channel count: a pixel transform's draw (a noise map) has the image's
+        # shape and Albumentations applies it unchanged to the additional target.
+        widths = inputs.shape[-1], target.shape[-1]
+        out = self.transform(image=widen(target, max(widths)), **{INPUT_KEY: widen(inputs, max(widths))})
+        return narrow(out[INPUT_KEY], widths[0]), narrow(out["image"], widths[1])
 
     def set_transform(self, pipeline: Any) -> None:
         """Use an Albumentations ``Compose`` (or None) on both images with the same draws.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -24,7 +25,8 @@ from ganforge.data.photos import Photo, folder_photos, installed_photos
 from ganforge.data.sources import root_path
 from ganforge.noise import derive_seed
 
-_TRIES = 8  # candidate windows per crop; the first with enough texture wins (else the busiest)
+_TRIES = 8  # candidate windows per crop; the first that scores enough wins (else the best scored)
+PROBE = 64  # candidates are scored on a strided view of about this side: 20x cheaper than resizing 1024 px
 _SETUP = "run scripts/setup_photos.sh (Debian photos) or point data.root at a folder of photos"
 
 
@@ -34,7 +36,6 @@ class CropOptions(Strict):
     crops_per_photo: int = Field(100, ge=1, description="crops drawn from each training photo")
     test_crops_per_photo: int = Field(8, ge=1, description="crops drawn from each held-out photo (data.split=test)")
     seed: int = Field(0, description="seed of the crop windows (the same crops for one seed)")
-    min_std: float = Field(8.0, ge=0, description="a crop whose grey standard deviation is below this is redrawn (up to 8 times): no blank sky")
 
 
 def split_photos(spec) -> list[Photo]:
@@ -52,8 +53,10 @@ def split_photos(spec) -> list[Photo]:
     return chosen
 
 
-def large_enough(photos: list[Photo], side: int, spec) -> list[Photo]:
-    """The photos whose short side is at least ``side`` (header reads only); DataError if none."""
+def large_enough(photos: list[Photo], side: int, spec, warn: bool = False) -> list[Photo]:
+    """The photos whose short side is at least ``side`` (header reads only); DataError if none.
+
+    ``warn``: name the photos left out (the loader does; the check would repeat it)."""
     sizes = {p.key: p.size() for p in photos}
     kept = [p for p in photos if min(sizes[p.key]) >= side]
     if not kept:
@@ -61,33 +64,52 @@ def large_enough(photos: list[Photo], side: int, spec) -> list[Photo]:
         raise DataError(f"{spec.name}: data.resolution={spec.resolution} needs photos at least {side} px on "
                         f"their short side; the largest {spec.split} photo has {largest} px. Lower data.resolution "
                         f"(--set data.resolution={largest}) or {_SETUP}")
-    if len(kept) < len(photos):
+    if warn and len(kept) < len(photos):
         small = ", ".join(p.key for p in photos if p not in kept)
         warnings.warn(f"{spec.name}: skipping {len(photos) - len(kept)} photos smaller than {side} px: {small}",
                       DataWarning, stacklevel=2)
     return kept
 
 
-def _texture(window: np.ndarray) -> float:
-    step = max(1, window.shape[0] // 32)  # a strided view: the std of ~1,000 pixels is enough
-    return float(window[::step, ::step].std())
+def grey_std(crop: np.ndarray) -> float:
+    """A crop's texture score: the standard deviation of its grey levels."""
+    return float(crop.std())
 
 
-def draw_window(photo: np.ndarray, key: str, k: int, side: int, max_zoom: float, options) -> tuple[int, int, int]:
-    """(top, left, size) of crop ``k`` of ``photo``: size in [side, side * max_zoom], log-uniform."""
-    rng = np.random.default_rng(derive_seed(options["seed"], key, k))
-    h, w = photo.shape[:2]
-    best, best_texture = None, -1.0
-    for _ in range(_TRIES):
-        size = int(side * math.exp(rng.uniform(0.0, math.log(max_zoom)))) if max_zoom > 1 else side
-        size = min(size, h, w)
-        top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-        texture = _texture(photo[top : top + size, left : left + size])
-        if texture >= options["min_std"]:
-            return top, left, size
-        if texture > best_texture:
-            best, best_texture = (top, left, size), texture
-    return best
+def resize_square(crop: np.ndarray, side: int) -> np.ndarray:
+    """A square HWC crop at ``side`` x ``side`` (area interpolation: crops are only ever shrunk)."""
+    if crop.shape[0] == side:
+        return crop
+    small = cv2.resize(np.ascontiguousarray(crop), (side, side), interpolation=cv2.INTER_AREA)
+    return small.reshape(side, side, -1)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How crop windows are drawn: ``side`` to ``side * max_zoom`` px, scored by ``score`` on a
+    strided view of about PROBE px; a window scoring below ``threshold`` is redrawn (no blank sky)."""
+
+    side: int
+    max_zoom: float
+    score: Callable[[np.ndarray], float]
+    threshold: float
+
+    def draw(self, photo: np.ndarray, seed: int, key: str, k: int) -> tuple[int, int, int]:
+        """(top, left, size) of crop ``k`` of ``photo``: size log-uniform in [side, side * max_zoom]."""
+        rng = np.random.default_rng(derive_seed(seed, key, k))
+        h, w = photo.shape[:2]
+        best, best_score = None, -1.0
+        for _ in range(_TRIES):
+            size = int(self.side * math.exp(rng.uniform(0.0, math.log(self.max_zoom)))) if self.max_zoom > 1 else self.side
+            size = min(size, h, w)
+            top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+            step = max(1, size // PROBE)
+            score = self.score(photo[top : top + size : step, left : left + size : step])
+            if score >= self.threshold:
+                return top, left, size
+            if score > best_score:
+                best, best_score = (top, left, size), score
+        return best
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,7 @@ class PhotoCrops:
     """A PairSource of square photo crops (targets only: the input is derived from them)."""
 
     photos: tuple[np.ndarray, ...]
+    keys: tuple[str, ...]  # each photo's key (ganforge.data.photos)
     windows: np.ndarray  # [N, 4] int: photo index, top, left, size
     side: int  # crops are resized to side x side
     channels: int
@@ -108,30 +131,27 @@ class PhotoCrops:
 
     def get(self, index: int) -> tuple[None, np.ndarray]:
         photo, top, left, size = (int(v) for v in self.windows[index])
-        crop = self.photos[photo][top : top + size, left : left + size]
-        if size != self.side:
-            crop = cv2.resize(np.ascontiguousarray(crop), (self.side, self.side), interpolation=cv2.INTER_AREA)
-            crop = crop.reshape(self.side, self.side, -1)
+        crop = resize_square(self.photos[photo][top : top + size, left : left + size], self.side)
         return None, convert_channels(crop[None], self.channels)[0]
 
     def subset(self, limit: int | None) -> "PhotoCrops":
-        return PhotoCrops(self.photos, self.windows[:limit], self.side, self.channels)
+        return PhotoCrops(self.photos, self.keys, self.windows[:limit], self.side, self.channels)
+
+    def photo_keys(self) -> list[str]:
+        """The key of the photo each crop was cut from (which source photo every pair shows)."""
+        return [self.keys[int(j)] for j in self.windows[:, 0]]
 
 
-def read_crops(photos: list[Photo], spec, side: int, max_zoom: float) -> PhotoCrops:
+def read_crops(photos: list[Photo], spec, windows: Windows) -> PhotoCrops:
     """Decode ``photos`` and draw their crop windows (interleaved: crop k of every photo, then k + 1)."""
     options = spec.options
     per_photo = options["crops_per_photo"] if spec.split == "train" else options["test_crops_per_photo"]
     arrays = [photo.decode() for photo in photos]
-    windows = [(j, *draw_window(array, photo.key, k, side, max_zoom, options))
-               for k in range(per_photo) for j, (photo, array) in enumerate(zip(photos, arrays))]
+    boxes = [(j, *windows.draw(array, options["seed"], photo.key, k))
+             for k in range(per_photo) for j, (photo, array) in enumerate(zip(photos, arrays))]
     channels = 3 if any(a.shape[-1] == 3 for a in arrays) else 1
-    return PhotoCrops(tuple(arrays), np.asarray(windows, np.int64).reshape(-1, 4), side, channels)
+    return PhotoCrops(tuple(arrays), tuple(p.key for p in photos), np.asarray(boxes, np.int64).reshape(-1, 4),
+                      windows.side, channels)
 
 
-def photo_keys(source: PhotoCrops, photos: list[Photo]) -> list[str]:
-    """The source photo's key of every crop (which photo each pair was cut from)."""
-    return [photos[int(j)].key for j in source.windows[:, 0]]
-
-
-__all__ = ["CropOptions", "PhotoCrops", "large_enough", "photo_keys", "read_crops", "split_photos"]
+__all__ = ["CropOptions", "PhotoCrops", "Windows", "grey_std", "large_enough", "read_crops", "split_photos"]

@@ -21,7 +21,7 @@ from ganforge.data import DATASETS
 from ganforge.data.entry import DataSet, register
 from ganforge.data.errors import DataError
 from ganforge.data.paired import Bicubic, ItemPairs, PairedDataset, hwc
-from ganforge.data.paired_crops import CropOptions, large_enough, read_crops, split_photos
+from ganforge.data.paired_crops import CropOptions, Windows, grey_std, large_enough, read_crops, split_photos
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,16 @@ class CannyEdges:
         edges = cv2.Canny(np.ascontiguousarray(grey), self.low, self.high, L2gradient=True)
         return hwc(255 - edges if self.black_on_white else edges)
 
+    def density(self, target: np.ndarray) -> float:
+        """The fraction of ``target``'s pixels that are edges (how crops are chosen)."""
+        edges = self(target)
+        return float(np.mean(edges < 128 if self.black_on_white else edges >= 128))
+
 
 class EdgesOptions(CropOptions):
     max_zoom: float = Field(4.0, ge=1.0, description="a crop spans 1 to max_zoom times data.resolution before it is resized to it")
-    canny: tuple[float, float] = Field((100.0, 200.0), description="cv2.Canny's low and high hysteresis thresholds")
+    canny: tuple[float, float] = Field((50.0, 150.0), description="cv2.Canny's low and high hysteresis thresholds")
+    min_edges: float = Field(0.03, ge=0, le=1, description="a crop with a smaller fraction of edge pixels is redrawn (up to 8 times): no blank sky")
     edges: Literal["black-on-white", "white-on-black"] = Field(
         "black-on-white", description="how the input draws edges: edges2shoes' dark lines on white, or Canny's white on black")
 
@@ -67,10 +73,11 @@ class EdgesToPhotos(DataSet):
         large_enough(found, spec.resolution, spec)
 
     def read(self, found, spec) -> PairedDataset:
-        photos = large_enough(found, spec.resolution, spec)
-        source = read_crops(photos, spec, spec.resolution, spec.options["max_zoom"])
+        photos = large_enough(found, spec.resolution, spec, warn=True)
         low, high = spec.options["canny"]
         edges = CannyEdges(low, high, spec.options["edges"] == "black-on-white")
+        windows = Windows(spec.resolution, spec.options["max_zoom"], edges.density, spec.options["min_edges"])
+        source = read_crops(photos, spec, windows)
         return PairedDataset(source, resolution=spec.resolution, channels=spec.channels,
                              input_channels=spec.channels, derive=edges)
 
@@ -79,6 +86,7 @@ class SrOptions(CropOptions):
     source: str = Field("photos", description='HR images: "photos" (crops of the installed photographs) or a registered data set name')
     source_options: dict[str, Any] = Field(default_factory=dict, description="data.options of the source data set")
     scale: Literal[2, 4] = Field(4, description="LR = HR downsampled by this factor (bicubic)")
+    min_std: float = Field(8.0, ge=0, description="a photo crop whose grey standard deviation is below this is redrawn (up to 8 times): no blank sky")
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,8 @@ class SuperResolution(DataSet):
     def read(self, found, spec) -> PairedDataset:
         derive = Bicubic(spec.options["scale"])
         if spec.options["source"] == "photos":
-            source = read_crops(large_enough(found, spec.resolution, spec), spec, spec.resolution, max_zoom=1.0)
+            windows = Windows(spec.resolution, 1.0, grey_std, spec.options["min_std"])  # native HR pixels
+            source = read_crops(large_enough(found, spec.resolution, spec, warn=True), spec, windows)
         else:
             entry, source_spec, located = found
             images = entry.read(located, source_spec).configured(spec.limit, spec.resolution, spec.channels)
