@@ -103,16 +103,17 @@ def test_weights_start_from_n_0_002():
         assert abs(weight.mean().item()) < 1e-3 and weight.std().item() == pytest.approx(0.02, rel=0.05)
 
 
-def test_one_patchgan_logit_sees_exactly_a_70x70_window():
-    D = PatchDiscriminator(6, ndf=4, n_layers=3).double().eval()  # eval: batch statistics would couple all pixels
+@pytest.mark.parametrize("n_layers,patch", [(3, 70), (1, 16)])  # the paper's 70x70 and 16x16 PatchGANs
+def test_one_patchgan_logit_sees_exactly_its_patch(n_layers, patch):
+    D = PatchDiscriminator(6, ndf=4, n_layers=n_layers).double().eval()  # eval: batch statistics couple all pixels
     x = torch.randn(1, 6, 128, 128, dtype=torch.float64, requires_grad=True)
     logits = D(x)
-    logits[0, 0, 7, 7].backward()
+    logits[0, 0, logits.shape[2] // 2, logits.shape[3] // 2].backward()  # a logit whose patch is inside the image
     seen = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero()
     rows, cols = seen[:, 0], seen[:, 1]
-    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (70, 70)
-    assert len(seen) == 70 * 70  # every pixel of the window, none outside it
-    assert D.receptive_field == receptive_field(3) == 70
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (patch, patch)
+    assert len(seen) == patch * patch  # every pixel of the window, none outside it
+    assert D.receptive_field == receptive_field(n_layers) == patch
 
 
 def test_paired_discriminator_judges_input_and_output_together():

@@ -5,7 +5,8 @@ network whose every output logit judges one N x N patch of its input as real or 
 With ``n_layers = 3`` (the paper's default) it is the 70 x 70 PatchGAN: C64-C128-C256-C512 then a
 1-channel conv, 4 x 4 kernels, stride 2 in the first three layers and 1 in the last two,
 LeakyReLU(0.2), no normalisation on the first layer. Each extra layer doubles the patch roughly
-(n_layers 0..5 -> 1, 16, 34, 70, 142, 286 pixels; :func:`receptive_field`).
+(n_layers 1..5 -> 16, 34, 70, 142, 286 pixels, :func:`receptive_field`; the paper's ablation
+compares 16, 70 and 286).
 
 ``PatchDiscriminator`` judges one image tensor (CycleGAN uses it this way);
 ``PairedPatchDiscriminator`` is pix2pix's conditional D: it judges cat(input, output) on channels.
