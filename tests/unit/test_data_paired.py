@@ -4,6 +4,8 @@ held-out split by source photo, LR = bicubic(HR), the file layouts, and bad inpu
 The photo sets are exercised on small synthetic photos in data.root (fast, the same on every
 machine) and once on the photos this machine's packages carry.
 """
+import re
+
 import albumentations as A
 import cv2
 import numpy as np
@@ -18,6 +20,7 @@ from ganforge.data import DATASETS, DataError, build_dataset, check_data
 from ganforge.data import photos as photos_module
 from ganforge.data.base import to_tensor
 from ganforge.data.paired import PairedDataset
+from ganforge.data.paired_silhouettes import Silhouette
 from ganforge.data.photos import installed_photos
 
 pytestmark = pytest.mark.unit
@@ -215,13 +218,19 @@ def test_held_out_split_is_disjoint_by_source_photo(tmp_path):
     assert len(keys["train"] | keys["test"]) == 20
 
 
-def test_installed_photos_keep_each_group_in_one_split_and_hold_some_out():
+def test_installed_photos_keep_each_scene_in_one_split_and_hold_some_out(tmp_path, monkeypatch):
+    opencv = tmp_path / "opencv"  # every curated opencv-doc name, whether or not opencv-doc is installed
+    opencv.mkdir()
+    for name in photos_module.OPENCV:
+        Image.fromarray(scene(0, 8, 8)).save(opencv / f"{name}.png")
+    monkeypatch.setattr(photos_module, "OPENCV_DIR", opencv)
     photos = installed_photos()
     split_of = {}
-    for photo in photos:
-        assert split_of.setdefault(photo.group, photo.split) == photo.split, photo.group
+    for photo in photos:  # two shots of one scene (a stereo pair, aero1/aero3) are named alike
+        scene_name = re.sub(r"(_left|_right|_original|[LRAB]|\d)$", "", photo.key)
+        assert split_of.setdefault(scene_name, photo.split) == photo.split, photo.key
     assert {"train", "test"} <= set(split_of.values())
-    assert {"skimage/astronaut", "sklearn/china", "matplotlib/grace_hopper"} <= {p.key for p in photos}
+    assert {"skimage/astronaut", "sklearn/china", "matplotlib/grace_hopper", "opencv/graf3"} <= {p.key for p in photos}
 
 
 def test_limit_keeps_crops_of_every_photo(tmp_path):
@@ -325,6 +334,16 @@ def test_silhouette_is_the_filled_mask_of_the_image(source):
         assert set(np.unique(mask).tolist()) <= {0, 255}
         assert (mask[image > 16] == 255).all()  # every bright pixel is inside the silhouette
         assert (mask == 255).mean() < 0.95 and (mask == 255).any()
+
+
+def test_silhouette_fills_holes_and_leaves_the_background_black():
+    ring = np.zeros((20, 20, 1), np.uint8)
+    cv2.circle(ring, (10, 10), 6, 200, 2)  # a ring: its inside is dark but enclosed
+    mask = Silhouette(threshold=16)(ring)[..., 0]
+    inside = np.zeros((20, 20), np.uint8)
+    cv2.circle(inside, (10, 10), 7, 1, -1)
+    assert (mask[inside == 1] == 255).mean() > 0.95 and mask[10, 10] == 255
+    assert (mask[:, :2] == 0).all() and mask[0, 0] == 0
 
 
 @pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
