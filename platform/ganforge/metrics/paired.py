@@ -2,9 +2,16 @@
 
 Inputs are two image batches of the same shape ``[B, C, H, W]``, by default in ganforge's [-1, 1]
 range (``data_range=2``). Each function returns the batch mean, or per-image values with
-``reduction="none"``. SSIM follows Wang et al. 2004 (11x11 Gaussian window, sigma 1.5, K1=0.01,
-K2=0.03, no padding) and equals scikit-image's ``structural_similarity(gaussian_weights=True,
-use_sample_covariance=False)``; MS-SSIM follows Wang et al. 2003 with its five scale weights.
+``reduction="none"``. PSNR is torchmetrics' ``peak_signal_noise_ratio`` per image. SSIM follows
+Wang et al. 2004 (11x11 Gaussian window, sigma 1.5, K1=0.01, K2=0.03, no padding) and equals
+scikit-image's ``structural_similarity(gaussian_weights=True, use_sample_covariance=False)``; it
+stays ours because it takes [-1, 1] images, which piq refuses (piq's ``ssim(downsample=False)``
+equals it on [0, L] images and is what :mod:`ganforge.metrics.sr_convention` uses) and
+torchmetrics' SSIM also averages reflect-padded border positions. MS-SSIM follows Wang et al.
+2003 with its five scale weights and halves odd sizes as Wang's code does (2x2 means, the last
+row or column kept); it stays ours because piq zero-pads odd sizes before halving and
+torchmetrics averages padded borders and checks sizes with a formula that refuses fitting images
+for fewer than five scales. Tests: tests/unit/test_metrics_paired.py, test_metrics_sr.py.
 """
 from __future__ import annotations
 
@@ -38,8 +45,11 @@ def mse(x: torch.Tensor, y: torch.Tensor, reduction: Reduction = "mean") -> torc
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0, reduction: Reduction = "mean") -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image: 10 log10(range^2 / MSE); inf for identical images."""
-    errors = mse(x, y, reduction="none")
-    return reduce_values(10 * torch.log10(data_range**2 / errors), reduction)
+    from torchmetrics.functional.image import peak_signal_noise_ratio  # imported on use: a large package
+
+    check_pair(x, y)
+    values = peak_signal_noise_ratio(x.double(), y.double(), data_range=data_range, reduction="none", dim=(1, 2, 3))
+    return reduce_values(values.double(), reduction)
 
 
 def gaussian_window(size: int, sigma: float) -> torch.Tensor:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.metrics.paired import Reduction, check_pair, reduce_values
+from ganforge.metrics.paired import Reduction, check_pair, psnr, reduce_values
 
 Y_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601 luma of RGB in [0, 1], studio swing (219 levels)
 Y_OFFSET = 16.0
@@ -64,12 +64,8 @@ def sr_y(images: torch.Tensor, scale: int) -> torch.Tensor:
 
 def psnr_y(output: torch.Tensor, target: torch.Tensor, scale: int, reduction: Reduction = "mean") -> torch.Tensor:
     """PSNR in dB on the Y channel, BasicSR's convention (inf for identical images)."""
-    from torchmetrics.functional.image import peak_signal_noise_ratio  # imported on use: a large package
-
     check_pair(output, target)
-    values = peak_signal_noise_ratio(sr_y(output, scale), sr_y(target, scale), data_range=PEAK,
-                                     reduction="none", dim=(1, 2, 3))
-    return reduce_values(values, reduction)
+    return psnr(sr_y(output, scale), sr_y(target, scale), data_range=PEAK, reduction=reduction)  # torchmetrics
 
 
 def ssim_y(output: torch.Tensor, target: torch.Tensor, scale: int, reduction: Reduction = "mean") -> torch.Tensor:
