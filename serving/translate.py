@@ -10,7 +10,6 @@ are batched per replica with ``@serve.batch``, as /v1/generate's are.
 The route is a mixin of the ingress (:class:`TranslateRoutes`), the batched forward a mixin of the
 generator deployment (:class:`TranslateServing`): app.py wires both.
 """
-from __future__ import annotations
 
 import asyncio
 from typing import Optional

@@ -83,6 +83,7 @@ def same_weights(generator: torch.nn.Module, generator_file: Path) -> bool:
 TINY_TRANSLATORS = {
     "pix2pix": ("pix2pix", "silhouettes", (3, 32, 32), (3, 32, 32), {"ngf": 4, "ndf": 4}),
     "srresnet": ("srresnet", "sr", (1, 16, 16), (1, 32, 32), {"n_blocks": 1, "ngf": 8, "ndf": 8, "dense": 16}),
+    "srgan": ("srgan", "sr", (3, 8, 8), (3, 32, 32), {"n_blocks": 1, "ngf": 8, "ndf": 8, "dense": 16}),
 }
 
 

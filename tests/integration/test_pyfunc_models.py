@@ -10,6 +10,7 @@ labels and codes, and different when only the label (or the codes) change.
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -168,3 +169,56 @@ def test_wrong_latent_size_and_missing_labels_are_clear_errors():
         model.predict(None, frame(torch.zeros(2, generator.z_dim)))
     with pytest.raises(ValueError, match="class_id must lie in 0..2"):
         model.predict(None, frame(torch.zeros(2, generator.z_dim), torch.tensor([0, 3])))
+
+
+# ------------------------------------------------------------------ paired models: an image batch in, an image batch out
+@pytest.mark.parametrize("family", families("paired"))
+def test_registered_translator_predicts_its_image_batch_through_pyfunc(family, store):
+    """models:/NAME/1 of a paired generator: [n, C, h, w] float32 in [-1, 1] -> G(x) [n, C', H, W]
+    (in Python and over REST), its TensorSpec signature and metadata stating task, shapes and scale."""
+    import mlflow
+    from registered_model import TINY_TRANSLATORS, save_tiny_translator
+
+    from ganforge.sampling import load_generator
+    from ganforge.tracking import log_generator
+
+    name = f"{family}-paired"
+    file = save_tiny_translator(store.root / name, family)
+    log_generator(store.client.create_run(store.experiment).info.run_id, store.uri, file, registered_name=name)
+    model = mlflow.pyfunc.load_model(f"models:/{name}/1")
+    generator = load_generator(f"models:/{name}/1").generator
+    _, _, input_shape, target_shape, _ = TINY_TRANSLATORS[family]
+    assert model.metadata.metadata == {"task": "paired", "input_shape": list(input_shape),
+                                       "img_shape": list(target_shape), "scale": target_shape[1] // input_shape[1]}
+    assert model.metadata.get_input_schema().inputs[0].shape == (-1, *input_shape)
+    assert model.metadata.get_output_schema().inputs[0].shape == (-1, *target_shape)
+    x = np.random.default_rng(2).uniform(-1, 1, (ROWS, *input_shape)).astype(np.float32)
+    images = model.predict(x)
+    assert images.shape == (ROWS, *target_shape) and images.dtype == np.float32
+    with torch.no_grad():
+        np.testing.assert_allclose(images, generator(torch.from_numpy(x)).numpy(), rtol=0, atol=1e-6)
+    assert not np.allclose(model.predict(-x), images), "another input gave the same output"
+    np.testing.assert_allclose(translated_over_rest(model, x), images, rtol=0, atol=1e-5)
+
+
+def translated_over_rest(model, x: np.ndarray) -> np.ndarray:
+    """What ``mlflow models serve`` answers to POST /invocations with ``{"inputs": x}`` (in process)."""
+    from mlflow.pyfunc.scoring_server import invocations
+
+    reply = invocations(json.dumps({"inputs": x.tolist()}), "application/json", model, model.metadata.get_input_schema())
+    assert reply.status == 200, reply.response
+    return np.asarray(json.loads(reply.response)["predictions"], dtype=np.float32)
+
+
+def test_a_translator_told_the_wrong_image_size_says_which_it_takes(tmp_path):
+    from registered_model import save_tiny_translator
+
+    from ganforge.pyfunc import GeneratorModel
+    from ganforge.sampling import load_generator
+
+    model = GeneratorModel()
+    model.generator = load_generator(str(save_tiny_translator(tmp_path / "sr", "srresnet").parent)).generator
+    with pytest.raises(ValueError, match=re.escape("input must be float32 [n, 1, 16, 16] in [-1, 1] (the model's "
+                                                   "input_shape), got [2, 1, 32, 32]")):
+        model.predict(None, np.zeros((2, 1, 32, 32), dtype=np.float32))
+    assert model.predict(None, np.zeros((1, 16, 16), dtype=np.float32)).shape == (1, 1, 32, 32)  # one image: a batch of one

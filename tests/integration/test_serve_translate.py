@@ -1,0 +1,263 @@
+"""POST /v1/translate on 127.0.0.1: paired models (a registered pix2pix, an x2 SRResNet checkpoint)
+beside a generator in one Serve app, started once for the module.
+
+Good input in each form (raw PNG/JPEG body, multipart upload, JSON base64) gives G(x) of the
+loaded generator on the input fitted by the documented rule; each kind of bad input gets the 4xx
+that names it; GET /v1/models states task, input shape and scale; the playground's translate
+panel works in headless chromium.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import torch
+from chromium import Page, chromium_page
+from PIL import Image
+from registered_model import log_tiny_generator, save_tiny_generator, save_tiny_translator
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS = 300_000, 512 * 512  # small limits, so over-limit bodies stay small
+MODELS = {"pix": "pix2pix [3, 32, 32] -> [3, 32, 32]", "sr": "srresnet [1, 16, 16] -> [1, 32, 32]", "gen": "dcgan"}
+
+
+@pytest.fixture(scope="module")
+def app(ray_session, tmp_path_factory):
+    """(base URL, {name: generator file}): pix = models:/pix/1 (registered), sr = a checkpoint dir,
+    gen = a generate-task checkpoint dir. Serve starts once for the module."""
+    import mlflow
+    from ray import serve
+
+    from conftest import free_port
+    from ganforge.commands.serve import serving_module
+
+    root = tmp_path_factory.mktemp("serve-translate")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("translate", artifact_location=str(root / "art"))).info.run_id
+    files = {"pix": save_tiny_translator(root / "pix", "pix2pix"), "sr": save_tiny_translator(root / "sr", "srresnet"),
+             "gen": save_tiny_generator(root / "gen")}
+    log_tiny_generator(run_id, uri, files["pix"], "pix")
+    mlflow.set_tracking_uri(None)
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(serving_module().build_app({
+        "models": {"pix": "models:/pix/1", "sr": str(files["sr"].parent), "gen": str(files["gen"].parent)},
+        "tracking_uri": uri, "num_cpus": 0.5, "max_batch_size": 8,
+        "max_image_bytes": MAX_IMAGE_BYTES, "max_image_pixels": MAX_IMAGE_PIXELS}), name="translate", route_prefix="/")
+    yield f"http://127.0.0.1:{port}", files
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def generators(app):
+    """The served weights, loaded here: {name: G in eval mode}."""
+    from ganforge.sampling import load_generator
+
+    return {name: load_generator(str(file.parent)).generator for name, file in app[1].items()}
+
+
+def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def photo(width: int = 32, height: int = 32, mode: str = "RGB", seed: int = 0) -> Image.Image:
+    """A seeded random image (noise: every pixel matters, so a wrong fit or conversion shows)."""
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    array = np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
+    return Image.fromarray(array[..., 0] if channels == 1 else array, mode)
+
+
+def expected(generator, image: Image.Image) -> np.ndarray:
+    """What G makes of an image already of its input size and mode, as 8-bit HWC (or HW)."""
+    array = np.asarray(image, dtype=np.float32)
+    x = torch.from_numpy(array[..., None] if array.ndim == 2 else array).permute(2, 0, 1)[None] / 127.5 - 1
+    with torch.no_grad():
+        y = generator(x)[0]
+    pixels = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return pixels[..., 0] if pixels.shape[2] == 1 else pixels
+
+
+def output(response: requests.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+def close(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal up to one 8-bit level (float rounding of another thread count in the replica)."""
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def raw(url: str, data: bytes, content_type: str = "image/png", model: str | None = "pix") -> requests.Response:
+    return requests.post(f"{url}/v1/translate", data=data, headers={"content-type": content_type},
+                         params={"model": model} if model else None, timeout=60)
+
+
+def as_json(url: str, data: bytes, model: str = "pix") -> requests.Response:
+    return requests.post(f"{url}/v1/translate", json={"image": base64.b64encode(data).decode(), "model": model}, timeout=60)
+
+
+def multipart(url: str, data: bytes, model: str = "pix", mime: str = "image/png") -> requests.Response:
+    return requests.post(f"{url}/v1/translate", files={"image": ("in.png", data, mime)}, data={"model": model}, timeout=60)
+
+
+# ------------------------------------------------------------------ good input
+def test_each_form_of_upload_returns_G_of_the_image(app, generators):
+    url, image = app[0], photo()
+    want = expected(generators["pix"], image)
+    for send in (raw, as_json, multipart):
+        close(output(send(url, encoded(image))), want)
+    jpeg = encoded(image, "JPEG")
+    close(output(raw(url, jpeg, "image/jpeg")), expected(generators["pix"], Image.open(io.BytesIO(jpeg)).convert("RGB")))
+    assert (output(raw(url, encoded(photo(seed=1)))) != want).any(), "another image gave the same output"
+
+
+def test_a_larger_image_is_scaled_to_cover_then_centre_cropped(app, generators):
+    """64 x 40 -> bicubic to 51 x 32 (covers 32 x 32, aspect kept) -> the centre 32 x 32."""
+    image = photo(64, 40)
+    fitted = image.resize((51, 32), Image.Resampling.BICUBIC).crop((9, 0, 41, 32))
+    close(output(raw(app[0], encoded(image))), expected(generators["pix"], fitted))
+
+
+def test_unambiguous_modes_are_converted(app, generators):
+    """RGBA -> RGB drops alpha (not composited); L -> RGB repeats grey; RGB -> L (luma) for a 1-channel model."""
+    url, rgb = app[0], photo()
+    transparent = rgb.copy()
+    transparent.putalpha(0)
+    close(output(raw(url, encoded(transparent))), expected(generators["pix"], rgb))
+    grey = photo(mode="L")
+    close(output(raw(url, encoded(grey))), expected(generators["pix"], grey.convert("RGB")))
+    small = photo(16, 16)
+    upscaled = output(raw(url, encoded(small), model="sr"))
+    assert upscaled.shape == (32, 32)  # x2, one channel
+    close(upscaled, expected(generators["sr"], small.convert("L")))
+
+
+def test_models_state_task_input_shape_and_scale(app):
+    models = {m["name"]: m for m in requests.get(f"{app[0]}/v1/models", timeout=60).json()["models"]}
+    assert {k: (m["task"], m["input_shape"], m["scale"], m["resolution"], m["channels"]) for k, m in models.items()} == {
+        "pix": ("paired", [3, 32, 32], 1, [32, 32], 3), "sr": ("paired", [1, 16, 16], 2, [32, 32], 1),
+        "gen": ("generate", None, None, [32, 32], 1)}
+    assert models["pix"]["version"] == "1" and models["pix"]["source"] == "models:/pix/1"
+
+
+def test_concurrent_clients_are_batched_without_changing_anyone_s_output(app, generators):
+    url = app[0]
+    images = [photo(seed=i) for i in range(24)]
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(lambda image: raw(url, encoded(image)), images))
+    for image, reply in zip(images, replies):
+        close(output(reply), expected(generators["pix"], image))
+
+
+def test_a_job_s_output_does_not_depend_on_what_shares_its_batch(generators):
+    """translate_jobs (the batched forward) gives each job what it gives the job alone."""
+    from ganforge.commands.serve import serving_module
+
+    serving_module()  # puts the checkout's serving/ on the path
+    from serving.translate import translate_jobs
+
+    x = [torch.rand(3, 32, 32) * 2 - 1 for _ in range(6)]
+    small = torch.rand(1, 16, 16) * 2 - 1
+    models = {"pix": generators["pix"], "sr": generators["sr"]}
+    alone = translate_jobs(models, [{"model": "pix", "x": x[2]}])[0]
+    batch = translate_jobs(models, [{"model": "sr", "x": small}] + [{"model": "pix", "x": t} for t in x])
+    assert batch[3] == alone and batch[0] == translate_jobs(models, [{"model": "sr", "x": small}])[0]
+
+
+# ------------------------------------------------------------------ bad input
+def _truncated() -> bytes:
+    data = encoded(photo())
+    return data[: len(data) // 2]
+
+
+def _cmyk_jpeg() -> bytes:
+    return encoded(photo().convert("CMYK"), "JPEG")
+
+
+def _grey16() -> bytes:
+    return encoded(Image.fromarray(np.full((32, 32), 40000, dtype=np.uint16)))
+
+
+BAD = [  # (id, send(url) -> response, status, what the message names)
+    ("not-an-image", lambda url: raw(url, b"hello, not a picture"), 400, "not a PNG or JPEG"),
+    ("gif", lambda url: raw(url, encoded(photo(), "GIF")), 400, "not a PNG or JPEG"),
+    ("truncated-png", lambda url: raw(url, _truncated()), 400, "truncated"),
+    ("truncated-multipart", lambda url: multipart(url, _truncated()), 400, "truncated"),
+    ("empty", lambda url: raw(url, b""), 400, "empty"),
+    ("bad-base64", lambda url: requests.post(f"{url}/v1/translate", json={"image": "%%%", "model": "pix"}, timeout=60),
+     400, "base64"),
+    ("bad-json", lambda url: raw(url, b'{"image": ', "application/json"), 400, "JSON"),
+    ("json-without-image", lambda url: requests.post(f"{url}/v1/translate", json={"model": "pix"}, timeout=60), 422, "image"),
+    ("form-without-file", lambda url: requests.post(f"{url}/v1/translate", files={"model": (None, "pix")}, timeout=60),
+     422, "form field 'image'"),
+    ("over-bytes", lambda url: raw(url, b"\x89PNG" + b"0" * MAX_IMAGE_BYTES), 413, f"larger than {MAX_IMAGE_BYTES} bytes"),
+    ("over-pixels", lambda url: raw(url, encoded(Image.new("RGB", (1024, 1024)))), 413, f"limit of {MAX_IMAGE_PIXELS}"),
+    ("cmyk", lambda url: raw(url, _cmyk_jpeg(), "image/jpeg"), 422, "mode CMYK"),
+    ("16-bit-grey", lambda url: raw(url, _grey16()), 422, "mode I;16"),
+    ("text-body", lambda url: raw(url, b"hi", "text/plain"), 415, "text/plain"),
+    ("unknown-model", lambda url: raw(url, encoded(photo()), model="nope"), 404, "loaded: pix, sr, gen"),
+    ("translate-a-generator", lambda url: raw(url, encoded(photo()), model="gen"), 422, "use /v1/generate"),
+    ("generate-a-translator", lambda url: requests.post(f"{url}/v1/generate", json={"model": "sr"}, timeout=60),
+     422, "use /v1/translate"),
+    ("interpolate-a-translator", lambda url: requests.post(f"{url}/v1/interpolate", json={"seed_a": 1, "seed_b": 2},
+                                                           timeout=60), 422, "'pix' is a paired model"),
+]
+
+
+@pytest.mark.parametrize("send,status,named", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_gets_a_4xx_naming_the_problem(app, send, status, named):
+    response = send(app[0])
+    assert response.status_code == status, response.text
+    assert named in response.json()["detail"], response.text
+
+
+def test_openapi_documents_the_three_upload_forms_and_the_fit_rule(app):
+    operation = requests.get(f"{app[0]}/openapi.json", timeout=30).json()["paths"]["/v1/translate"]["post"]
+    body = operation["requestBody"]
+    assert body["content"].keys() >= {"image/png", "image/jpeg", "multipart/form-data", "application/json"}
+    assert "centre-cropped" in body["description"] and "bicubic" in body["description"]
+
+
+# ------------------------------------------------------------------ the playground's translate panel
+async def _upload_and_translate(ws_url: str, url: str, upload: Path, shot: Path) -> dict:
+    async with Page(ws_url) as page:
+        await page.call("Page.navigate", url=url)
+        assert await page.wait_for("document.getElementById('tmodel').options.length === 2"), "no translation models listed"
+        assert await page.evaluate("document.getElementById('model').options.length") == 1  # generate models only
+        await page.set_file("#upload", upload)
+        await page.click("translate")
+        loaded = await page.wait_for("document.getElementById('translated').dataset.loaded === '1'")
+        await page.screenshot(shot)
+        return {"loaded": loaded, **await page.evaluate(
+            "({hidden: document.getElementById('translate-panel').hidden, error: document.getElementById('error').textContent,"
+            " width: document.getElementById('translated').naturalWidth, size: document.getElementById('insize').textContent,"
+            " rule: document.getElementById('rule').textContent})")}
+
+
+def test_playground_uploads_and_translates_in_headless_chromium(app, tmp_path):
+    import os
+
+    upload = tmp_path / "upload.png"
+    photo(48, 40).save(upload)
+    artifacts = Path(os.environ.get("GANFORGE_TEST_ARTIFACTS", REPO / "artifacts" / "tests"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "playground-translate.png"
+    with chromium_page() as ws_url:
+        state = asyncio.run(_upload_and_translate(ws_url, f"{app[0]}/", upload, shot))
+    assert state["loaded"] and not state["error"], (state, f"screenshot: {shot}")
+    assert not state["hidden"] and state["width"] == 32, state
+    assert "32x32, RGB in" in state["size"] and "centre-cropped" in state["rule"], state
