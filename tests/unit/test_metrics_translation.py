@@ -14,7 +14,9 @@ from torchvision.models.vgg import cfgs, make_layers
 from ganforge.metrics import WeightsNotFoundError
 from ganforge.metrics.lpips import LPIPS
 from ganforge.metrics.paired import MS_SSIM_WEIGHTS
-from ganforge.metrics.translation import bicubic_upsample, evaluate_translation, fitting_ms_ssim_weights
+from ganforge.metrics.translation import (
+    bicubic_upsample, directions, evaluate_translation, fitting_ms_ssim_weights, planned_keys,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -207,3 +209,11 @@ def test_ms_ssim_uses_the_scales_the_size_allows():
     assert fitting_ms_ssim_weights(96) == pytest.approx([w / sum(four) for w in four])
     with pytest.raises(ValueError, match="at least 11 px"):
         fitting_ms_ssim_weights(8)
+
+
+def test_planned_keys_are_the_keys_returned_and_say_their_direction():
+    pairs = FakePairs(2, n=4)
+    metrics = ["psnr_y", "ssim_y", "ms_ssim", "l1", "fid"]
+    values = evaluate_translation(bicubic(pairs), pairs, 2, metrics, extractor=ToyExtractor())
+    assert planned_keys(metrics, "toy") == list(values)
+    assert directions() == {"psnr_y": False, "ssim_y": False, "ms_ssim": False, "l1": True, "lpips": True, "fid": True}

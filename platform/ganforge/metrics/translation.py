@@ -222,6 +222,25 @@ def resolve_metrics(metrics: str | Iterable[str]) -> list[TranslationMetric]:
     return [TRANSLATION_METRICS.get(name) for name in dict.fromkeys(names)]
 
 
+def planned_keys(metrics: str | Iterable[str], extractor_tag: str | None = None) -> list[str]:
+    """The keys :func:`evaluate_translation` returns for ``metrics`` (baselines included), without
+    loading anything; ``extractor_tag``: the FID network's :attr:`Extractor.metric_tag`."""
+    from ganforge.metrics.names import qualify
+
+    keys = [key for d in resolve_metrics(metrics) for key in (*d.lower_is_better, *d.higher_is_better)]
+    keys = [qualify(key, extractor_tag) if key == "fid" else key for key in keys]
+    return keys + [BASELINE_PREFIX + key for key in keys]
+
+
+def directions() -> dict[str, bool]:
+    """plain key -> True when lower is better, for every translation metric (for BestTracker)."""
+    table: dict[str, bool] = {}
+    for _, definition in TRANSLATION_METRICS.items():
+        table.update({key: True for key in definition.lower_is_better})
+        table.update({key: False for key in definition.higher_is_better})
+    return table
+
+
 def check_geometry(pairs, scale: int) -> None:
     """The pairs' input and target sizes agree with ``scale``, or one line saying what does not."""
     (_, h, w), (_, H, W) = pairs.input_shape[-3:], pairs.img_shape[-3:]
