@@ -190,12 +190,12 @@ class PairedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.transform is None:
             inputs, target = self.pair(index)
-        elif self.derive is not None:
-            stored, target = self.source.get(index)
-            target = self.augment(self._fit(target, self.channels), None, index)[1]
+        elif self.derive is not None:  # augment the target, then derive the input from it
+            target = self.augment(self._fit(self.source.get(index)[1], self.channels), None, index)[1]
             inputs = self._input_of(target)
         else:
-            inputs, target = self.augment(*reversed(self.pair(index)), index)
+            inputs, target = self.pair(index)
+            inputs, target = self.augment(target, inputs, index)
         return to_tensor(inputs), to_tensor(target)
 
     def augment(self, target: np.ndarray, inputs: np.ndarray | None, index: int):

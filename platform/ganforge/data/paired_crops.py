@@ -100,7 +100,8 @@ class Windows:
         h, w = photo.shape[:2]
         best, best_score = None, -1.0
         for _ in range(_TRIES):
-            size = int(self.side * math.exp(rng.uniform(0.0, math.log(self.max_zoom)))) if self.max_zoom > 1 else self.side
+            zoom = math.exp(rng.uniform(0.0, math.log(self.max_zoom))) if self.max_zoom > 1 else 1.0
+            size = int(self.side * zoom)
             size = min(size, h, w)
             top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
             step = max(1, size // PROBE)

@@ -100,7 +100,7 @@ class Aligned(DataSet):
         folder, files = found
         check_sample(spec, folder, files)
         with Image.open(files[0]) as image:
-            width, height = image.size
+            width = image.width
         if width < 2:
             raise DataError(f"aligned: {files[0]} is {width} px wide and cannot hold A|B side by side; "
                             f"join each pair into one image of twice the width")
@@ -130,6 +130,12 @@ def by_name(folder: Path) -> dict[str, Path]:
     return {str(p.relative_to(folder).with_suffix("")): p for p in image_files(folder)}
 
 
+def named(names: list[str]) -> str:
+    """The first few of ``names`` and how many more there are."""
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    return ", ".join(names[:_NAMED]) + more
+
+
 def match(spec, a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
     """The (A, B) file pairs of matching names, sorted; DataError listing names found on one side only."""
     a, b = by_name(a_dir), by_name(b_dir)
@@ -138,8 +144,8 @@ def match(spec, a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
             raise no_images(spec, folder)
     only_a, only_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
     if only_a or only_b:
-        listed = "; ".join(f"only in {folder}: {', '.join(names[:_NAMED])}" + (f" and {len(names) - _NAMED} more" if len(names) > _NAMED else "")
-                           for folder, names in ((a_dir, only_a), (b_dir, only_b)) if names)
+        listed = "; ".join(f"only in {folder}: {named(names)}" for folder, names in ((a_dir, only_a), (b_dir, only_b))
+                           if names)
         raise DataError(f"paired-folders: {len(only_a) + len(only_b)} files have no partner of the same name "
                         f"({listed}); every A/<name> needs a B/<name> (the extension may differ): add or remove files")
     return [(a[name], b[name]) for name in sorted(a)]

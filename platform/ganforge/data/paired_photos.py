@@ -41,7 +41,8 @@ class CannyEdges:
         return 1
 
     def __call__(self, target: np.ndarray) -> np.ndarray:
-        grey = target[..., 0] if target.shape[-1] == 1 else cv2.cvtColor(np.ascontiguousarray(target), cv2.COLOR_RGB2GRAY)
+        target = np.ascontiguousarray(target)
+        grey = target[..., 0] if target.shape[-1] == 1 else cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
         edges = cv2.Canny(np.ascontiguousarray(grey), self.low, self.high, L2gradient=True)
         return hwc(255 - edges if self.black_on_white else edges)
 
