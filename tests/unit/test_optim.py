@@ -49,6 +49,8 @@ def test_schedules_follow_their_formulas():
     linear = lrs("linear")
     assert linear[25] == pytest.approx(0.075) and linear[100] == pytest.approx(0.0, abs=1e-12)
     assert all(a >= b for a, b in zip(linear, linear[1:]))
+    held = lrs("constant-linear", hold_fraction=0.6)  # pix2pix: constant, then linear to 0
+    assert held[:61] == pytest.approx([0.1] * 61) and held[80] == pytest.approx(0.05) and held[100] == pytest.approx(0.0, abs=1e-12)
     warmup = lrs("warmup", warmup_steps=10)
     assert warmup[0] == pytest.approx(0.01) and warmup[9] == pytest.approx(0.1) and warmup[50] == pytest.approx(0.1)
     assert not any(math.isnan(v) for v in cosine + linear + warmup)

@@ -1,6 +1,8 @@
-"""``ganforge evaluate SOURCE``: FID/KID/IS/... of a trained generator, printed and logged to MLflow."""
+"""``ganforge evaluate SOURCE``: FID/KID/IS/... of a trained generator (PSNR/SSIM/... of a paired
+translation model, beside its baseline), printed and logged to MLflow."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, List, Optional
 
 import typer
@@ -70,7 +72,6 @@ def evaluate(
 ) -> None:
     """Evaluate a trained generator: print a table and log the metrics to its MLflow run."""
     from ganforge.metrics import WeightsNotFoundError
-    from ganforge.metrics.evaluation import Evaluator
     from ganforge.sampling import SourceError, check_source, load_generator
     from ganforge.tracking import resolve_tracking_uri
 
@@ -80,14 +81,11 @@ def evaluate(
         check_source(source, source_uri)  # before any weights are read or an MLflow run exists
     except SourceError as err:
         fail(str(err))
+    request = Request(metrics, n, extractor, device, seed, options, inception_weights, refresh_real)
     try:
         loaded = load_generator(source, device, source_uri)
         spec = _spec_with_overrides(loaded.spec, data, set_)
-        evaluator = Evaluator.from_spec(spec, _metric_names(metrics, spec), n, extractor, device, seed=seed,
-                                        options=options, inception_weights=inception_weights)
-        typer.echo(f"extractor: {evaluator.extractor.name}")
-        evaluator.real_stats(refresh=refresh_real)
-        values = evaluator(loaded.generator)
+        result = EVALUATIONS[spec.task](loaded, spec, request)
     except (WeightsNotFoundError, FileNotFoundError, ValueError) as err:
         fail(str(err))
     except KeyError as err:  # unknown metric / extractor names, listing the valid ones
@@ -95,19 +93,70 @@ def evaluate(
     # An MLflow source's run lives in the store it came from; a checkpoint's evaluation goes to a new
     # run in --tracking-uri, else in the store its spec names.
     log_uri = source_uri if (tracking_uri or loaded.run_id) else resolve_tracking_uri(spec)
-    _report(source, loaded, spec, evaluator, values, log, log_uri)
+    _report(source, loaded, spec, result, log, log_uri)
 
 
-def _report(source: str, loaded, spec, evaluator, values: dict[str, float], log: bool, tracking_uri: str) -> None:
-    from ganforge.metrics.report import EvaluationTarget, format_table, log_evaluation, metric_prefix
+@dataclass
+class Request:
+    """What the command line asked for, the same for every task."""
 
-    typer.echo(format_table(values, evaluator.extractor, evaluator.n))
+    metrics: str | None
+    n: int | None
+    extractor: str | None
+    device: str
+    seed: int | None
+    options: dict
+    inception_weights: str | None
+    refresh_real: bool
+
+
+@dataclass
+class Result:
+    """An evaluation's values, the feature network they came from (None: the images' own
+    pixels) and how many images were scored."""
+
+    values: dict[str, float]
+    extractor: Any
+    n: int
+
+
+def _evaluate_samples(loaded, spec, request: Request) -> Result:
+    """generate: generated samples against the real data set's, through the extractor."""
+    from ganforge.metrics.evaluation import Evaluator
+
+    evaluator = Evaluator.from_spec(spec, _metric_names(request.metrics, spec), request.n, request.extractor,
+                                    request.device, seed=request.seed, options=request.options,
+                                    inception_weights=request.inception_weights)
+    typer.echo(f"extractor: {evaluator.extractor.name}")
+    evaluator.real_stats(refresh=request.refresh_real)
+    return Result(evaluator(loaded.generator), evaluator.extractor, evaluator.n)
+
+
+def _evaluate_pairs(loaded, spec, request: Request) -> Result:
+    """paired: translations of the held-out pairs against their targets, beside the baseline."""
+    from ganforge.metrics.translation import evaluate_translation
+    from ganforge.tasks.paired import PairedTask, held_out
+
+    names = request.metrics or ",".join(spec.eval.metrics or PairedTask.default_metrics)
+    pairs = held_out(spec, request.n or spec.eval.n)
+    values = evaluate_translation(loaded.generator, pairs, pairs.scale, names, request.device, spec.eval.batch_size,
+                                  extractor=request.extractor or "inception", inception_weights=request.inception_weights)
+    return Result(values, None, len(pairs))
+
+
+EVALUATIONS = {"generate": _evaluate_samples, "paired": _evaluate_pairs}  # spec.task -> how its models are scored
+
+
+def _report(source: str, loaded, spec, result: Result, log: bool, tracking_uri: str) -> None:
+    from ganforge.metrics.report import EVAL_PREFIX, EvaluationTarget, format_table, log_evaluation
+
+    typer.echo(format_table(result.values, result.extractor, result.n))
     if not log:
         return
     target = EvaluationTarget(source, loaded.run_id, spec.tracking.experiment, spec.name, int(loaded.info.get("step") or 0))
-    run_id = log_evaluation(tracking_uri, target, values, evaluator.extractor, evaluator.n,
+    run_id = log_evaluation(tracking_uri, target, result.values, result.extractor, result.n,
                             extra_tags={"eval.source": source, "eval.data": spec.data.name})
-    typer.echo(f"logged to MLflow run {run_id} as {metric_prefix(evaluator.extractor)}*")
+    typer.echo(f"logged to MLflow run {run_id} as {EVAL_PREFIX}*")
 
 
 def register(app: typer.Typer) -> None:

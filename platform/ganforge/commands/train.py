@@ -19,18 +19,19 @@ def command_line(spec_path: str, set_: list[str], workers: Optional[int], addres
     return shlex.join(parts)
 
 
-def next_commands(outcome) -> list[str]:
-    """What a person usually does after a training run."""
+def next_commands(outcome, spec) -> list[str]:
+    """What a person usually does after a training run (serving and evaluating what it learnt)."""
+    from ganforge.tasks import task_of
+
     lines = [f"mlflow ui --backend-store-uri {outcome.tracking_uri}"]
     if outcome.registered_model and outcome.registered_version:
         source = f"models:/{outcome.registered_model}/{outcome.registered_version}"
     else:
         source = outcome.run_id
-    lines += [f"ganforge serve {source}", f"ganforge evaluate {source} --metrics fid,kid --n 2000"]
-    return lines
+    return lines + [f"ganforge serve {source}", *task_of(spec).evaluate_commands(source)]
 
 
-def print_summary(outcome) -> None:
+def print_summary(outcome, spec) -> None:
     """The run's results on stdout (machine-readable ``key: value`` lines), then the next commands."""
     typer.echo(f"run_id: {outcome.run_id}")
     typer.echo(f"tracking_uri: {outcome.tracking_uri}")
@@ -39,7 +40,7 @@ def print_summary(outcome) -> None:
         typer.echo(f"registered_model: {outcome.registered_model}")
         typer.echo(f"registered_version: {outcome.registered_version}")
     typer.echo("next:")
-    for line in next_commands(outcome):
+    for line in next_commands(outcome, spec):
         typer.echo(f"  {line}")
 
 
@@ -69,7 +70,7 @@ def train(
         fail(str(err))
     except TrainingError as err:
         fail(str(err), code=1)
-    print_summary(outcome)
+    print_summary(outcome, spec)
 
 
 def register(app: typer.Typer) -> None:

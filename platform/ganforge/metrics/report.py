@@ -28,10 +28,11 @@ def tag_prefix(extractor: Extractor) -> str:
     return f"{EVAL_PREFIX}{extractor_tag(extractor.name)}."
 
 
-def format_table(values: dict[str, float], extractor: Extractor, n: int) -> str:
-    """Aligned ``metric  value`` lines under a header naming the extractor and n."""
+def format_table(values: dict[str, float], extractor: Extractor | None, n: int) -> str:
+    """Aligned ``metric  value`` lines under a header naming the extractor (if any) and n."""
     width = max([len(key) for key in values] + [6])
-    lines = [f"extractor: {extractor.name}  ({extractor.identity}), n={n}", f"{'metric':<{width}}  value"]
+    header = f"extractor: {extractor.name}  ({extractor.identity}), n={n}" if extractor else f"n={n}"
+    lines = [header, f"{'metric':<{width}}  value"]
     lines += [f"{key:<{width}}  {value:.6g}" for key, value in values.items()]
     return "\n".join(lines)
 
@@ -55,21 +56,24 @@ def _new_run(client, target: EvaluationTarget) -> str:
     return run.info.run_id
 
 
-def log_evaluation(tracking_uri: str, target: EvaluationTarget, values: dict[str, float], extractor: Extractor,
+def log_evaluation(tracking_uri: str, target: EvaluationTarget, values: dict[str, float], extractor: Extractor | None,
                    n: int, extra_tags: dict[str, Any] | None = None) -> str:
-    """Log ``values`` (prefixed by the extractor) to the target's run or a new one; returns the run id."""
+    """Log ``values`` as ``eval.<key>`` to the target's run or a new one; returns the run id.
+    ``extractor``: the feature network the values came from (its identity becomes a tag), or
+    None for metrics computed on the images themselves (PSNR, SSIM of a paired model)."""
     from mlflow.tracking import MlflowClient
 
     from ganforge.tracking import log_metrics
 
     client = MlflowClient(tracking_uri)
     run_id = target.run_id or _new_run(client, target)
-    log_metrics(client, run_id, {metric_prefix(extractor) + key: value for key, value in values.items()}, target.step)
-    prefix = tag_prefix(extractor)
-    tags = {f"{prefix}extractor": extractor.identity, f"{prefix}n": str(n), **(extra_tags or {})}
+    log_metrics(client, run_id, {EVAL_PREFIX + key: value for key, value in values.items()}, target.step)
+    prefix = tag_prefix(extractor) if extractor else EVAL_PREFIX
+    identity = {f"{prefix}extractor": extractor.identity} if extractor else {}
+    tags = {**identity, f"{prefix}n": str(n), **(extra_tags or {})}
     for key, value in tags.items():
         client.set_tag(run_id, f"ganforge.{key}", str(value))
-    if extractor.log_weights and extractor.weights_path is not None:
+    if extractor and extractor.log_weights and extractor.weights_path is not None:
         client.log_artifact(run_id, str(extractor.weights_path), "extractors")
     if target.run_id is None:
         client.set_terminated(run_id)

@@ -132,6 +132,7 @@ class Pix2Pix:
     objective = {"adversarial": 1.0, "l1": 100.0, "mse": 0.0, "content": 0.0}
     # the paper's training settings, filled in where a spec leaves them unset (config.py)
     recommended = {"loss": {"name": "non-saturating"}, "train": {"ema": 0.0},
+                   "schedule": {"name": "constant-linear", "options": {"hold_fraction": 0.5}},
                    "optim": {"g": {"name": "adam", "lr": 2e-4, "betas": (0.5, 0.999)},
                              "d": {"name": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}}}
 

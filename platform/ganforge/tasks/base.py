@@ -57,6 +57,10 @@ class Task:
         """``evaluate(generator, best) -> {metric: value}`` for periodic evaluation."""
         raise NotImplementedError
 
+    def evaluate_commands(self, source: str) -> list[str]:
+        """The `ganforge evaluate` line a person runs next on a trained model of this task."""
+        return [f"ganforge evaluate {source} --metrics {','.join(self.default_metrics)}"]
+
     def build_generator(self, spec, meta: dict) -> nn.Module:
         """An untrained generator of the architecture a file with ``spec``/``meta`` holds."""
         raise NotImplementedError

@@ -15,6 +15,10 @@ class GenerateTask(Task):
     """G(z, y): images from noise (and labels), every model family of the zoo."""
 
     name = "generate"
+    default_metrics = ("fid", "kid")
+
+    def evaluate_commands(self, source):
+        return [f"ganforge evaluate {source} --metrics fid,kid --n 2000"]
 
     def build_modules(self, spec, meta, world=1, device="cpu"):
         from ganforge.train.setup import build_modules

@@ -30,14 +30,14 @@ def objective(spec) -> dict[str, float]:
     return {**getattr(MODELS.get(spec.model.name), "objective", {}), **spec.loss.weights}
 
 
-def held_out(spec):
-    """The data set's held-out pairs (data.split=test), else its training pairs."""
+def held_out(spec, limit: int | None = None):
+    """The data set's held-out pairs (data.split=test; the first ``limit``), else its training pairs."""
     from ganforge.data import DataError, build_dataset
 
     try:
-        return build_dataset(spec.data.model_copy(update={"split": "test"}))
+        return build_dataset(spec.data.model_copy(update={"split": "test", "limit": limit}))
     except DataError:
-        return build_dataset(spec.data)
+        return build_dataset(spec.data.model_copy(update={"limit": limit or spec.data.limit}))
 
 
 def as_rgb(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -112,8 +112,9 @@ class PairedTask(Task):
 
     def grid_inputs(self, spec, dataset, device):
         """The first held-out pairs, fixed for the run (no augmentation)."""
-        pairs = held_out(spec)
-        rows = min(GRID_ROWS, len(pairs), spec.train.grid_size)
+        rows = min(GRID_ROWS, spec.train.grid_size)
+        pairs = held_out(spec, rows)
+        rows = min(rows, len(pairs))
         sources, targets = zip(*(pairs[i] for i in range(rows)))
         return torch.stack(sources).to(device), torch.stack(targets).to(device)
 
@@ -128,7 +129,7 @@ class PairedTask(Task):
     def build_evaluator(self, spec, device):
         from ganforge.metrics.translation import evaluate_translation
 
-        pairs = held_out(spec)
+        pairs = held_out(spec, spec.eval.n)
         metrics = list(spec.eval.metrics or self.default_metrics)
 
         def evaluate(generator, best=None):

@@ -123,6 +123,24 @@ class LinearSchedule:
         return _lambda(optimizer, lambda step: 1.0 - (1.0 - floor) * min(step, total_steps) / total_steps)
 
 
+class HoldDecayOptions(DecayOptions):
+    hold_fraction: float = Field(0.5, ge=0, lt=1, description="fraction of the run at the full lr before the decay starts")
+
+
+@SCHEDULERS.register("constant-linear")
+class ConstantThenLinearSchedule:
+    """The full lr for hold_fraction of the run, then linear decay to min_lr_ratio x lr
+    (pix2pix's and CycleGAN's: 100 epochs constant, 100 decaying)."""
+
+    Options = HoldDecayOptions
+
+    @staticmethod
+    def build(optimizer, options, total_steps):
+        floor, hold = options["min_lr_ratio"], int(options["hold_fraction"] * total_steps)
+        span = max(1, total_steps - hold)
+        return _lambda(optimizer, lambda step: 1.0 - (1.0 - floor) * min(max(step - hold, 0), span) / span)
+
+
 @SCHEDULERS.register("warmup")
 class WarmupSchedule:
     """Linear warm-up from 0 to the lr over warmup_steps, then constant."""
