@@ -193,6 +193,10 @@ def test_bad_requests_say_what_is_wrong():
         evaluate_translation(bicubic(pairs), pairs, 4, ["psnr_y"])
     with pytest.raises(ValueError, match=r"maps inputs \(4, 3, 16, 16\) to \(4, 3, 16, 16\)"):
         evaluate_translation(lambda x: x, pairs, 2, ["psnr_y"], batch_size=4)
+    with pytest.raises(ValueError, match="needs at least 2 pairs, got 1"):
+        evaluate_translation(bicubic(pairs), FakePairs(2, n=1), 2, ["fid"], extractor=ToyExtractor())
+    with pytest.raises(ValueError, match="no pairs to evaluate"):
+        evaluate_translation(bicubic(pairs), FakePairs(2, n=0), 2, ["psnr_y"])
 
 
 def test_a_module_is_evaluated_in_eval_mode_and_left_as_it_was():

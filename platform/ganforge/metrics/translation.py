@@ -44,6 +44,7 @@ class Context:
 
     scale: int
     img_shape: tuple[int, int, int]
+    n: int  # pairs evaluated
     device: torch.device | str = "cpu"
     extractor: Any = "inception"  # a name for resolve_extractor, or a loaded Extractor
     inception_weights: str | None = None
@@ -175,6 +176,9 @@ def _prepare_fid(context: Context):
     """Resolve the extractor (and its weights) now; FID needs at least 2 pairs."""
     from ganforge.metrics.extractor import ExtractorContext, resolve_extractor
 
+    if context.n < 2:
+        raise ValueError(f"fid compares feature distributions and needs at least 2 pairs, got {context.n}; "
+                         "evaluate on more held-out pairs or leave fid out of eval.metrics")
     extractor = context.extractor
     if isinstance(extractor, str):
         extractor = resolve_extractor(extractor, ExtractorContext(device=context.device,
@@ -276,7 +280,9 @@ def evaluate_translation(translate: Translate, pairs, scale: int, metrics: str |
     """
     definitions = resolve_metrics(metrics)
     check_geometry(pairs, scale)
-    context = Context(scale, tuple(pairs.img_shape), device, extractor, inception_weights, lpips_network)
+    if len(pairs) == 0:
+        raise ValueError("no pairs to evaluate: the held-out split is empty; check data.split and data.limit")
+    context = Context(scale, tuple(pairs.img_shape), len(pairs), device, extractor, inception_weights, lpips_network)
     factories = [definition.prepare(context) for definition in definitions]
     model, base = [make() for make in factories], [make() for make in factories]
     loader = torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=False, num_workers=0)
