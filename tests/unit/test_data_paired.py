@@ -20,6 +20,7 @@ from ganforge.data import DATASETS, DataError, build_dataset, check_data
 from ganforge.data import photos as photos_module
 from ganforge.data.base import to_tensor
 from ganforge.data.paired import PairedDataset
+from ganforge.data.paired_crops import detail
 from ganforge.data.paired_silhouettes import Silhouette
 from ganforge.data.photos import installed_photos
 
@@ -231,6 +232,24 @@ def test_installed_photos_keep_each_scene_in_one_split_and_hold_some_out(tmp_pat
         assert split_of.setdefault(scene_name, photo.split) == photo.split, photo.key
     assert {"train", "test"} <= set(split_of.values())
     assert {"skimage/astronaut", "sklearn/china", "matplotlib/grace_hopper", "opencv/graf3"} <= {p.key for p in photos}
+
+
+@pytest.mark.parametrize("name, option, score", [
+    ("edges2photos", "min_edges", lambda edges, photo: (edges < 128).mean()),
+    ("sr", "min_detail", lambda lr, photo: detail(photo)),
+])
+def test_crops_avoid_flat_regions(tmp_path, name, option, score):
+    root = tmp_path / "half"
+    root.mkdir()
+    image = np.full((96, 384, 3), 128, np.uint8)  # flat on the left three quarters, busy on the right
+    image[:, 288:] = np.random.default_rng(0).integers(0, 256, (96, 96, 3))
+    Image.fromarray(image).save(root / "half.png")
+    kept = {}
+    for threshold in (0.0, {"min_edges": 0.03, "min_detail": 4.0}[option]):
+        dataset = build_dataset(DataSpec(name=name, resolution=32, root=str(root), split=photos_module.hashed_split("half.png"),
+                                         options={"crops_per_photo": 40, "test_crops_per_photo": 40, option: threshold}))
+        kept[threshold] = np.mean([score(*dataset.pair(i)) >= (threshold or 1e-9) for i in range(len(dataset))])
+    assert kept[0.0] < 0.3 and max(kept.values()) > 0.8  # 8 tries: 1 - 0.75 ** 8 of windows find the busy part
 
 
 def test_limit_keeps_crops_of_every_photo(tmp_path):

@@ -71,9 +71,16 @@ def large_enough(photos: list[Photo], side: int, spec, warn: bool = False) -> li
     return kept
 
 
-def grey_std(crop: np.ndarray) -> float:
-    """A crop's texture score: the standard deviation of its grey levels."""
-    return float(crop.std())
+def detail(crop: np.ndarray) -> float:
+    """A crop's detail score: the mean absolute Laplacian of its grey levels.
+
+    Large photos at native pixels are often smooth (bokeh, sky): on 96 px crops of the installed
+    photos, bicubic x4 PSNR-Y has a median of 31 dB over all crops and 27 dB over those scoring at
+    least 4 (DIV2K's bicubic x4 is about 28-29 dB; Set5's butterfly is 23 dB here, too).
+    """
+    crop = np.ascontiguousarray(crop)
+    grey = crop[..., 0] if crop.shape[-1] == 1 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return float(np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F)).mean())
 
 
 def resize_square(crop: np.ndarray, side: int) -> np.ndarray:
@@ -87,12 +94,14 @@ def resize_square(crop: np.ndarray, side: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Windows:
     """How crop windows are drawn: ``side`` to ``side * max_zoom`` px, scored by ``score`` on a
-    strided view of about PROBE px; a window scoring below ``threshold`` is redrawn (no blank sky)."""
+    strided view of about ``probe`` px (0: the window itself); a window scoring below ``threshold``
+    is redrawn (no blank sky)."""
 
     side: int
     max_zoom: float
     score: Callable[[np.ndarray], float]
     threshold: float
+    probe: int = PROBE
 
     def draw(self, photo: np.ndarray, seed: int, key: str, k: int) -> tuple[int, int, int]:
         """(top, left, size) of crop ``k`` of ``photo``: size log-uniform in [side, side * max_zoom]."""
@@ -104,7 +113,7 @@ class Windows:
             size = int(self.side * zoom)
             size = min(size, h, w)
             top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-            step = max(1, size // PROBE)
+            step = max(1, size // self.probe) if self.probe else 1
             score = self.score(photo[top : top + size : step, left : left + size : step])
             if score >= self.threshold:
                 return top, left, size
@@ -155,4 +164,4 @@ def read_crops(photos: list[Photo], spec, windows: Windows) -> PhotoCrops:
                       windows.side, channels)
 
 
-__all__ = ["CropOptions", "PhotoCrops", "Windows", "grey_std", "large_enough", "read_crops", "split_photos"]
+__all__ = ["CropOptions", "PhotoCrops", "Windows", "detail", "large_enough", "read_crops", "split_photos"]

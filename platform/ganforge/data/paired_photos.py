@@ -21,7 +21,7 @@ from ganforge.data import DATASETS
 from ganforge.data.entry import DataSet, register
 from ganforge.data.errors import DataError
 from ganforge.data.paired import Bicubic, ItemPairs, PairedDataset, hwc
-from ganforge.data.paired_crops import CropOptions, Windows, grey_std, large_enough, read_crops, split_photos
+from ganforge.data.paired_crops import CropOptions, Windows, detail, large_enough, read_crops, split_photos
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class SrOptions(CropOptions):
     source: str = Field("photos", description='HR images: "photos" (crops of the installed photographs) or a registered data set name')
     source_options: dict[str, Any] = Field(default_factory=dict, description="data.options of the source data set")
     scale: Literal[2, 4] = Field(4, description="LR = HR downsampled by this factor (bicubic)")
-    min_std: float = Field(8.0, ge=0, description="a photo crop whose grey standard deviation is below this is redrawn (up to 8 times): no blank sky")
+    min_detail: float = Field(4.0, ge=0, description="a photo crop whose mean absolute Laplacian (grey levels) is below this is redrawn (up to 8 times): no smooth sky")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class SuperResolution(DataSet):
     def read(self, found, spec) -> PairedDataset:
         derive = Bicubic(spec.options["scale"])
         if spec.options["source"] == "photos":
-            windows = Windows(spec.resolution, 1.0, grey_std, spec.options["min_std"])  # native HR pixels
+            windows = Windows(spec.resolution, 1.0, detail, spec.options["min_detail"], probe=0)  # native HR pixels
             source = read_crops(large_enough(found, spec.resolution, spec, warn=True), spec, windows)
         else:
             entry, source_spec, located = found
