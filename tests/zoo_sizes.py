@@ -43,3 +43,24 @@ def missing_families(names) -> str:
     """'' when every family in ``names`` has a TINY entry, else a message naming the others."""
     missing = sorted(set(names) - set(TINY))
     return f"add a tiny configuration to tests/zoo_sizes.py TINY for: {', '.join(missing)}" if missing else ""
+
+
+# Paired (image-to-image) families: a whole partial spec each, data included (their data sets
+# differ). Dropout off: pix2pix's dropout masks come from torch's global RNG, which 2 ranks draw
+# differently from 1 process (exact resume still covers it: the RNG is in the checkpoint).
+PAIRED_TINY: dict[str, dict] = {
+    "pix2pix": {"data": {"name": "silhouettes", "resolution": 32, "options": {"source": "digits"}},
+                "model": {"name": "pix2pix", "options": {"ngf": 4, "ndf": 4, "dropout": 0.0}}},
+    "srresnet": {"data": {"name": "sr", "resolution": 16, "options": {"source": "digits", "scale": 2}},
+                 "model": {"name": "srresnet", "options": {"n_blocks": 1, "ngf": 8, "ndf": 8, "dense": 16}},
+                 "loss": {"weights": {"adversarial": 1e-3}}},  # SRResNet trains no D: give it one to compare
+    "srgan": {"data": {"name": "sr", "resolution": 16, "options": {"source": "digits", "scale": 2}},
+              "model": {"name": "srgan", "options": {"n_blocks": 1, "ngf": 8, "ndf": 8, "dense": 16}},
+              "loss": {"weights": {"content": 0.0, "mse": 1.0}}},  # content's Inception is costly; the term is unit-tested
+}
+
+
+def missing_paired(names) -> str:
+    """'' when every paired family in ``names`` has a PAIRED_TINY entry, else what to add."""
+    missing = sorted(set(names) - set(PAIRED_TINY))
+    return f"add a tiny configuration to tests/zoo_sizes.py PAIRED_TINY for: {', '.join(missing)}" if missing else ""

@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from zoo_sizes import missing_families, tiny
+from zoo_sizes import PAIRED_TINY, missing_families, missing_paired, tiny
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,8 @@ def _spec(document: dict, world: int):
 
     document = dict(document)
     res = document.pop("res", 16)
-    return ExperimentSpec(**document, data={"name": "digits", "resolution": res, "limit": IMAGES},
+    data = {"name": "digits", "resolution": res, **document.pop("data", {}), "limit": IMAGES}
+    return ExperimentSpec(**document, data=data,
                           optim={"g": SGD, "d": SGD}, train={"batch_size": GLOBAL_BATCH, "ema": 0.9, "steps": STEPS},
                           scaling={"workers": world})
 
@@ -71,6 +72,8 @@ def cases() -> dict[str, dict]:
 
     assert not missing_families(families("generate")), missing_families(families("generate"))
     found = {f"family-{name}": tiny(name) for name in families("generate")}
+    assert not missing_paired(families("paired")), missing_paired(families("paired"))
+    found.update({f"paired-{name}": PAIRED_TINY[name] for name in families("paired")})
     for name in LOSSES.names():
         model = tiny(LOSS_MODEL[name])["model"] if name in LOSS_MODEL else SMALL
         n_critic = min(ExperimentSpec(loss={"name": name}).loss.n_critic, 2)  # WGAN's 5 critics: 2 suffice
@@ -114,22 +117,24 @@ def _train_case(document: dict, rank: int, world: int) -> dict:
     from ganforge.augment import build_pipeline
     from ganforge.data import build_dataset
     from ganforge.losses import build_loss
+    from ganforge.tasks import task_of
     from ganforge.train.batches import BatchStream
-    from ganforge.train.setup import build_modules, build_step
 
     spec = _spec(document, world)
     dataset = build_dataset(spec.data)  # as train/loop.py builds it: data set, preset, seed
     dataset.set_transform(build_pipeline(spec.augment))
     dataset.seed = spec.train.seed
-    modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world)
-    step = build_step(spec, modules, rank, world)
+    task = task_of(spec)
+    modules = task.build_modules(spec, task.meta(dataset), world)
+    step = task.build_step(spec, modules, rank, world)
     recorder = GradientRecorder(modules)
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world)
     stream.seek(0)
     losses = []
     for t in range(STEPS):
         batches = [stream.next() for _ in range(spec.loss.n_critic)]
-        losses.append(step([(images.double(), labels) for images, labels in batches], t))
+        losses.append(step([tuple(part.double() if part.is_floating_point() else part for part in batch)
+                            for batch in batches], t))
     states = {f"{tag}.{k}": v.detach().clone() for tag, module in (("G", modules.G), ("D", modules.D), ("E", modules.G_ema))
               for k, v in module.state_dict().items()}
     return {"grads": recorder.grads, "losses": losses, "states": states,

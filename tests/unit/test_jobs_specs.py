@@ -23,16 +23,33 @@ def test_the_glob_finds_the_specs():
 def test_spec_loads_and_builds_its_models(path: Path):
     from ganforge.config import load_spec
     from ganforge.data import build_dataset
-    from ganforge.train.setup import build_modules, build_step
+    from ganforge.tasks import task_of
 
     spec = load_spec(path)
     # Only the number of images is cut (data.limit): shapes, classes and models are the spec's.
     dataset = build_dataset(spec.data.model_copy(update={"limit": 16}))
-    modules = build_modules(spec, dataset.img_shape, dataset.num_classes)
-    step = build_step(spec, modules)
+    task = task_of(spec)
+    modules = task.build_modules(spec, task.meta(dataset))
+    step = task.build_step(spec, modules)
+    BUILDS[spec.task](modules, step, dataset)
+
+
+def _generator_images_go_through_d(modules, step, dataset):
     z, y = step.latents(2, 0, "z-g")
     with torch.no_grad():
         images = modules.G.eval()(z, y)
         out = modules.D.eval()(images, y if step.num_classes else None)
     assert images.shape == (2, *dataset.img_shape) and tuple(modules.G.img_shape) == tuple(dataset.img_shape)
     assert getattr(out, "logits", out).shape == (2,)
+
+
+def _translations_go_through_d(modules, step, dataset):
+    source, target = (torch.stack(part) for part in zip(dataset[0], dataset[1]))
+    with torch.no_grad():
+        output = modules.G.eval()(source)
+        logits = modules.D.eval()(source, output)
+    assert output.shape == target.shape == (2, *dataset.img_shape) and source.shape == (2, *dataset.input_shape)
+    assert logits.shape[0] == 2
+
+
+BUILDS = {"generate": _generator_images_go_through_d, "paired": _translations_go_through_d}  # spec.task -> check
