@@ -110,8 +110,8 @@ def translate_jobs(models: dict, jobs: list[dict]) -> list[bytes]:
     import torch
 
     replies: list[Optional[bytes]] = [None] * len(jobs)
-    for key, generator in models.items():
-        index = [i for i, job in enumerate(jobs) if job["model"] == key]
+    for key in dict.fromkeys(job["model"] for job in jobs):  # the models asked for, in order
+        generator, index = models[key], [i for i, job in enumerate(jobs) if job["model"] == key]
         device = next(generator.parameters()).device
         with torch.no_grad():
             outputs = generator(torch.stack([jobs[i]["x"] for i in index]).to(device)).float().cpu()

@@ -1,5 +1,6 @@
-"""POST /v1/translate on 127.0.0.1: paired models (a registered pix2pix, an x2 SRResNet checkpoint)
-beside a generator in one Serve app, started once for the module.
+"""POST /v1/translate on 127.0.0.1: paired models (a pix2pix and an x2 SRResNet checkpoint) beside
+a generator in one Serve app, started once for the module. (Loading a registered paired model is
+the generator file's path as for any model; test_pyfunc_models.py registers every paired family.)
 
 Good input in each form (raw PNG/JPEG body, multipart upload, JSON base64) gives G(x) of the
 loaded generator on the input fitted by the documented rule; each kind of bad input gets the 4xx
@@ -21,38 +22,30 @@ import requests
 import torch
 from chromium import Page, chromium_page
 from PIL import Image
-from registered_model import log_tiny_generator, save_tiny_generator, save_tiny_translator
+from registered_model import save_tiny_generator, save_tiny_translator
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS = 300_000, 512 * 512  # small limits, so over-limit bodies stay small
-MODELS = {"pix": "pix2pix [3, 32, 32] -> [3, 32, 32]", "sr": "srresnet [1, 16, 16] -> [1, 32, 32]", "gen": "dcgan"}
 
 
 @pytest.fixture(scope="module")
 def app(ray_session, tmp_path_factory):
-    """(base URL, {name: generator file}): pix = models:/pix/1 (registered), sr = a checkpoint dir,
-    gen = a generate-task checkpoint dir. Serve starts once for the module."""
-    import mlflow
+    """(base URL, {name: generator file}): pix and sr (paired) and gen (generate), checkpoint dirs.
+    Serve starts once for the module."""
     from ray import serve
 
     from conftest import free_port
     from ganforge.commands.serve import serving_module
 
     root = tmp_path_factory.mktemp("serve-translate")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    client = mlflow.MlflowClient(uri)
-    run_id = client.create_run(client.create_experiment("translate", artifact_location=str(root / "art"))).info.run_id
     files = {"pix": save_tiny_translator(root / "pix", "pix2pix"), "sr": save_tiny_translator(root / "sr", "srresnet"),
              "gen": save_tiny_generator(root / "gen")}
-    log_tiny_generator(run_id, uri, files["pix"], "pix")
-    mlflow.set_tracking_uri(None)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(serving_module().build_app({
-        "models": {"pix": "models:/pix/1", "sr": str(files["sr"].parent), "gen": str(files["gen"].parent)},
-        "tracking_uri": uri, "num_cpus": 0.5, "max_batch_size": 8,
+        "models": {name: str(file.parent) for name, file in files.items()}, "num_cpus": 0.5, "max_batch_size": 8,
         "max_image_bytes": MAX_IMAGE_BYTES, "max_image_pixels": MAX_IMAGE_PIXELS}), name="translate", route_prefix="/")
     yield f"http://127.0.0.1:{port}", files
     serve.shutdown()
@@ -151,7 +144,7 @@ def test_models_state_task_input_shape_and_scale(app):
     assert {k: (m["task"], m["input_shape"], m["scale"], m["resolution"], m["channels"]) for k, m in models.items()} == {
         "pix": ("paired", [3, 32, 32], 1, [32, 32], 3), "sr": ("paired", [1, 16, 16], 2, [32, 32], 1),
         "gen": ("generate", None, None, [32, 32], 1)}
-    assert models["pix"]["version"] == "1" and models["pix"]["source"] == "models:/pix/1"
+    assert models["pix"]["model"] == "pix2pix" and models["sr"]["model"] == "srresnet"
 
 
 def test_concurrent_clients_are_batched_without_changing_anyone_s_output(app, generators):
@@ -163,16 +156,18 @@ def test_concurrent_clients_are_batched_without_changing_anyone_s_output(app, ge
         close(output(reply), expected(generators["pix"], image))
 
 
-def test_a_job_s_output_does_not_depend_on_what_shares_its_batch(generators):
+def test_a_job_s_output_does_not_depend_on_what_shares_its_batch(tmp_path):
     """translate_jobs (the batched forward) gives each job what it gives the job alone."""
     from ganforge.commands.serve import serving_module
+    from ganforge.sampling import load_generator
 
     serving_module()  # puts the checkout's serving/ on the path
     from serving.translate import translate_jobs
 
     x = [torch.rand(3, 32, 32) * 2 - 1 for _ in range(6)]
     small = torch.rand(1, 16, 16) * 2 - 1
-    models = {"pix": generators["pix"], "sr": generators["sr"]}
+    models = {name: load_generator(str(save_tiny_translator(tmp_path / name, family).parent)).generator
+              for name, family in (("pix", "pix2pix"), ("sr", "srresnet"))}
     alone = translate_jobs(models, [{"model": "pix", "x": x[2]}])[0]
     batch = translate_jobs(models, [{"model": "sr", "x": small}] + [{"model": "pix", "x": t} for t in x])
     assert batch[3] == alone and batch[0] == translate_jobs(models, [{"model": "sr", "x": small}])[0]
