@@ -389,6 +389,8 @@ def test_paired_folders_match_by_name_and_list_the_unmatched(tmp_path):
 
 
 @pytest.mark.parametrize("name, layout, expected", [
+    ("aligned", lambda r: aligned_folder(r), None),  # no test/ folder: data.split=test refused
+    ("paired-folders", lambda r: pair_folders(r), None),
     ("paired-folders", lambda r: (r / "A").mkdir(parents=True), "has no B sub-folder"),
     ("paired-folders", lambda r: ((r / "A").mkdir(parents=True), (r / "B").mkdir()), "no images in"),
     ("aligned", lambda r: r.mkdir(), "no images in"),
@@ -397,7 +399,8 @@ def test_paired_folders_match_by_name_and_list_the_unmatched(tmp_path):
 def test_bad_file_layouts_are_clear_errors(tmp_path, name, layout, expected):
     root = tmp_path / "root"
     layout(root)
-    spec = DataSpec(name=name, root=str(root))
+    spec = DataSpec(name=name, root=str(root), split="test" if expected is None else "train")
+    expected = expected or "data.split=test needs the folder " + str(root / "test")
     message = str(pytest.raises(DataError, check_data, spec).value)
     assert expected in message and str(root) in message
     assert str(pytest.raises(DataError, build_dataset, spec).value) == message

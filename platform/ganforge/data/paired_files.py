@@ -4,7 +4,8 @@
   ``direction`` AtoB (input A, target B) or BtoA.
 - ``paired-folders``: root/A and root/B holding files of the same names (the extension may differ).
 
-Both read ``root/<split>`` (pix2pix's train/ val/ test/ folders) when it exists, else ``root``.
+Both read ``root/<split>`` (pix2pix's train/ and test/ folders); a root without split folders is
+the train split, and data.split=test then is an error (no held-out pairs), never the train files.
 Each half (or file) is centre-cropped to a square and resized to data.resolution; both images of a
 pair get the same augmentation. Files are decoded per item; the check verifies a sample.
 """
@@ -29,9 +30,16 @@ _NAMED = 5  # unmatched names listed in an error
 
 
 def split_dir(spec, holding: str) -> Path:
-    """data.root/<data.split> when that folder exists (pix2pix's layout), else data.root."""
+    """data.root/<data.split> when that folder exists (pix2pix's layout); data.root itself is the
+    train split of a root without split folders. A missing held-out folder is an error: evaluating
+    on the training pairs must never happen silently."""
     root = root_path(spec, "directory", holding)
-    return root / spec.split if (root / spec.split).is_dir() else root
+    if (root / spec.split).is_dir():
+        return root / spec.split
+    if spec.split == "train" and not any((root / s).is_dir() for s in ("train", "val", "test")):
+        return root
+    raise DataError(f"{spec.name}: data.split={spec.split} needs the folder {root / spec.split}, which does not exist; "
+                    f"put the {spec.split} pairs there (pix2pix's layout: train/ and test/ in data.root)")
 
 
 def decode(path: Path, colour: bool) -> np.ndarray:
