@@ -19,3 +19,11 @@ def test_best_is_seeded_from_history_up_to_the_restored_step(mlflow_uri):
     assert tracker.best == {"fid": 4.0}
     assert tracker.update({"fid": 4.5}) == {"fid_best": 4.0}  # a worse value keeps the seeded best
     assert seeded_best(client, run_id, 0).best == {}
+
+
+def test_paired_metrics_have_bests_in_their_direction_and_baselines_none():
+    from ganforge.metrics import BestTracker
+
+    best = BestTracker()
+    best.update({"psnr_y": 20.0, "l1": 0.5, "baseline.psnr_y": 18.0})
+    assert best.update({"psnr_y": 19.0, "l1": 0.4, "baseline.psnr_y": 18.0}) == {"psnr_y_best": 20.0, "l1_best": 0.4}

@@ -12,10 +12,15 @@ from __future__ import annotations
 from ganforge.metrics import METRICS
 from ganforge.metrics.names import base_key
 
+BASELINE_PREFIX = "baseline."  # the prefix of a baseline's values (metrics.translation)
+
 
 def directions() -> dict[str, bool]:
-    """plain key -> True when lower is better, False when higher is better, for every registered key."""
-    table: dict[str, bool] = {}
+    """plain key -> True when lower is better, False when higher is better, for every registered
+    key: generated-sample metrics and paired translation metrics (psnr_y, ssim_y, l1, ...)."""
+    from ganforge.metrics.translation import directions as translation_directions
+
+    table: dict[str, bool] = translation_directions()
     for _, definition in METRICS.items():
         table.update({key: True for key in definition.lower_is_better})
         table.update({key: False for key in definition.higher_is_better})
@@ -32,7 +37,8 @@ class BestTracker:
         """Fold ``values`` in; returns ``{"<key>_best": best}`` for each directional key present."""
         table = directions()
         for key, value in values.items():
-            lower = table.get(base_key(key))
+            # A baseline (bicubic, identity) does not train: its best is its value, not news.
+            lower = None if key.startswith(BASELINE_PREFIX) else table.get(base_key(key))
             if lower is None or value != value:  # skip keys without a direction, and NaN
                 continue
             current = self.best.get(key)

@@ -32,7 +32,7 @@ from ganforge.metrics.paired import MS_SSIM_WEIGHTS, ms_ssim
 from ganforge.metrics.sr_convention import psnr_y, ssim_y, to_8bit
 from ganforge.registry import Registry
 
-BASELINE_PREFIX = "baseline."
+from ganforge.metrics.best import BASELINE_PREFIX  # noqa: E402 - one definition, shared with BestTracker
 TRANSLATION_METRICS: Registry = Registry("translation metric")
 Translate = Callable[[torch.Tensor], torch.Tensor]
 LUMA = (0.299, 0.587, 0.114)  # BT.601 luma weights, for an RGB input beside a grey target

@@ -53,6 +53,10 @@ class Task:
         """(images in [-1, 1] for one grid, images per row)."""
         raise NotImplementedError
 
+    def planned_keys(self, spec) -> list[str]:
+        """The keys periodic evaluation will report for ``spec`` (before any work: Tune's metric check)."""
+        raise NotImplementedError
+
     def build_evaluator(self, spec, device) -> Callable:
         """``evaluate(generator, best) -> {metric: value}`` for periodic evaluation."""
         raise NotImplementedError

@@ -41,6 +41,11 @@ class GenerateTask(Task):
         y = torch.arange(n, device=device) % generator.num_classes if generator.num_classes else None
         return generator(z, y), max(1, int(n ** 0.5))
 
+    def planned_keys(self, spec):
+        from ganforge.metrics.evaluation import planned_keys
+
+        return planned_keys(spec) if spec.eval.metrics else []
+
     def build_evaluator(self, spec, device):
         from ganforge.metrics import Evaluator
 

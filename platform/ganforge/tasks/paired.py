@@ -126,6 +126,11 @@ class PairedTask(Task):
         rows = [as_rgb(part, size) for part in (sources, outputs, targets)]
         return torch.stack(rows, dim=1).flatten(0, 1), 3  # input | output | target, one pair a row
 
+    def planned_keys(self, spec):
+        from ganforge.metrics.translation import planned_keys
+
+        return planned_keys(spec.eval.metrics or self.default_metrics) if spec.eval.every else []
+
     def build_evaluator(self, spec, device):
         from ganforge.metrics.translation import evaluate_translation
 

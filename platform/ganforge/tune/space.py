@@ -254,12 +254,10 @@ def _truncation(raw: Any) -> list[float | None]:
 
 def _eval_keys(spec: ExperimentSpec) -> list[str]:
     """The keys periodic evaluation reports for ``spec.eval`` (names carry the extractor), before any work."""
-    from ganforge.metrics.evaluation import planned_keys
+    from ganforge.tasks import task_of
 
-    if not spec.eval.metrics:
-        return []
     try:
-        return planned_keys(spec)
+        return task_of(spec).planned_keys(spec)
     except KeyError as err:  # unknown metric or extractor name, listing the valid ones
         raise SearchSpaceError(f"eval: {err.args[0]}") from None
     except ValueError as err:
