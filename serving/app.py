@@ -20,7 +20,6 @@ start when one does not load. /healthz answers 503 until every configured model 
 
 import asyncio
 import hashlib
-import hmac
 import os
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -30,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 
+from serving.auth import authorize
 from serving.generate import forward_jobs, strip_png
 from serving.translate import TranslateRoutes, TranslateServing, body_limit, describe_task, require_task, router
 
@@ -289,18 +289,7 @@ async def limit_body(request: Request, call_next):
     return await call_next(request)
 
 
-def authorize(request: Request) -> None:
-    """401 unless the request carries the bearer token (when auth is on)."""
-    expected = getattr(request.app.state, "token_sha256", None)
-    if expected is None:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    digest = hashlib.sha256(token.strip().encode()).hexdigest()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
-        raise HTTPException(401, "authorization: missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-
-
-api.include_router(router, dependencies=[Depends(authorize)])  # /v1/translate (before @serve.ingress reads the routes)
+api.include_router(router)  # /v1/translate (before @serve.ingress reads the routes; it guards itself with authorize)
 
 
 @serve.deployment

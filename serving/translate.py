@@ -14,10 +14,11 @@ generator deployment (:class:`TranslateServing`): app.py wires both.
 import asyncio
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from ray import serve
 
+from serving.auth import authorize
 from serving.images import ImageProblem, model_input, read_upload, to_png
 
 TRANSLATE_PATH = "/v1/translate"
@@ -65,7 +66,9 @@ def body_limit(request: Request) -> int:
 class TranslateRoutes:
     """Ingress mixin: POST /v1/translate. Needs ``self._info``, ``self.handles``, ``self.max_image_pixels``."""
 
-    @router.post(TRANSLATE_PATH, openapi_extra=BODY_DOC, responses={
+    # The dependency sits on the route: Serve's class-based view re-mounts routes and drops an
+    # include_router(dependencies=...) (the route then answered without the token).
+    @router.post(TRANSLATE_PATH, dependencies=[Depends(authorize)], openapi_extra=BODY_DOC, responses={
         200: {"content": {"image/png": {}}, "description": "the translated image"},
         400: {"description": "not a PNG/JPEG image, truncated, bad base64 or JSON"},
         413: {"description": "over the byte or pixel limit"}, 415: {"description": "content type not accepted"},

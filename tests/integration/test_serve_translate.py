@@ -1,5 +1,6 @@
 """POST /v1/translate on 127.0.0.1: paired models (a pix2pix and an x2 SRResNet checkpoint) beside
-a generator in one Serve app, started once for the module. (Loading a registered paired model is
+a generator in one Serve app with token auth on (as a server beyond loopback runs), started once
+for the module. (Loading a registered paired model is
 the generator file's path as for any model; test_pyfunc_models.py registers every paired family.)
 
 Good input in each form (raw PNG/JPEG body, multipart upload, JSON base64) gives G(x) of the
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS = 300_000, 512 * 512  # small limits, so over-limit bodies stay small
+TOKEN = "translate-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +45,12 @@ def app(ray_session, tmp_path_factory):
     root = tmp_path_factory.mktemp("serve-translate")
     files = {"pix": save_tiny_translator(root / "pix", "pix2pix"), "sr": save_tiny_translator(root / "sr", "srresnet"),
              "gen": save_tiny_generator(root / "gen")}
+    (root / "token").write_text(TOKEN)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(serving_module().build_app({
         "models": {name: str(file.parent) for name, file in files.items()}, "num_cpus": 0.5, "max_batch_size": 8,
+        "token_file": str(root / "token"),
         "max_image_bytes": MAX_IMAGE_BYTES, "max_image_pixels": MAX_IMAGE_PIXELS}), name="translate", route_prefix="/")
     yield f"http://127.0.0.1:{port}", files
     serve.shutdown()
@@ -94,17 +99,22 @@ def close(a: np.ndarray, b: np.ndarray) -> None:
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 
+def post(url: str, **kwargs) -> requests.Response:
+    """POST with the app's bearer token."""
+    return requests.post(url, headers={**AUTH, **kwargs.pop("headers", {})}, timeout=60, **kwargs)
+
+
 def raw(url: str, data: bytes, content_type: str = "image/png", model: str | None = "pix") -> requests.Response:
-    return requests.post(f"{url}/v1/translate", data=data, headers={"content-type": content_type},
-                         params={"model": model} if model else None, timeout=60)
+    return post(f"{url}/v1/translate", data=data, headers={"content-type": content_type},
+                params={"model": model} if model else None)
 
 
 def as_json(url: str, data: bytes, model: str = "pix") -> requests.Response:
-    return requests.post(f"{url}/v1/translate", json={"image": base64.b64encode(data).decode(), "model": model}, timeout=60)
+    return post(f"{url}/v1/translate", json={"image": base64.b64encode(data).decode(), "model": model})
 
 
 def multipart(url: str, data: bytes, model: str = "pix", mime: str = "image/png") -> requests.Response:
-    return requests.post(f"{url}/v1/translate", files={"image": ("in.png", data, mime)}, data={"model": model}, timeout=60)
+    return post(f"{url}/v1/translate", files={"image": ("in.png", data, mime)}, data={"model": model})
 
 
 # ------------------------------------------------------------------ good input
@@ -140,7 +150,7 @@ def test_unambiguous_modes_are_converted(app, generators):
 
 
 def test_models_state_task_input_shape_and_scale(app):
-    models = {m["name"]: m for m in requests.get(f"{app[0]}/v1/models", timeout=60).json()["models"]}
+    models = {m["name"]: m for m in requests.get(f"{app[0]}/v1/models", headers=AUTH, timeout=60).json()["models"]}
     assert {k: (m["task"], m["input_shape"], m["scale"], m["resolution"], m["channels"]) for k, m in models.items()} == {
         "pix": ("paired", [3, 32, 32], 1, [32, 32], 3), "sr": ("paired", [1, 16, 16], 2, [32, 32], 1),
         "gen": ("generate", None, None, [32, 32], 1)}
@@ -193,11 +203,11 @@ BAD = [  # (id, send(url) -> response, status, what the message names)
     ("truncated-png", lambda url: raw(url, _truncated()), 400, "truncated"),
     ("truncated-multipart", lambda url: multipart(url, _truncated()), 400, "truncated"),
     ("empty", lambda url: raw(url, b""), 400, "empty"),
-    ("bad-base64", lambda url: requests.post(f"{url}/v1/translate", json={"image": "%%%", "model": "pix"}, timeout=60),
+    ("bad-base64", lambda url: post(f"{url}/v1/translate", json={"image": "%%%", "model": "pix"}),
      400, "base64"),
     ("bad-json", lambda url: raw(url, b'{"image": ', "application/json"), 400, "JSON"),
-    ("json-without-image", lambda url: requests.post(f"{url}/v1/translate", json={"model": "pix"}, timeout=60), 422, "image"),
-    ("form-without-file", lambda url: requests.post(f"{url}/v1/translate", files={"model": (None, "pix")}, timeout=60),
+    ("json-without-image", lambda url: post(f"{url}/v1/translate", json={"model": "pix"}), 422, "image"),
+    ("form-without-file", lambda url: post(f"{url}/v1/translate", files={"model": (None, "pix")}),
      422, "form field 'image'"),
     ("over-bytes", lambda url: raw(url, b"\x89PNG" + b"0" * MAX_IMAGE_BYTES), 413, f"larger than {MAX_IMAGE_BYTES} bytes"),
     ("over-pixels", lambda url: raw(url, encoded(Image.new("RGB", (1024, 1024)))), 413, f"limit of {MAX_IMAGE_PIXELS}"),
@@ -206,10 +216,10 @@ BAD = [  # (id, send(url) -> response, status, what the message names)
     ("text-body", lambda url: raw(url, b"hi", "text/plain"), 415, "text/plain"),
     ("unknown-model", lambda url: raw(url, encoded(photo()), model="nope"), 404, "loaded: pix, sr, gen"),
     ("translate-a-generator", lambda url: raw(url, encoded(photo()), model="gen"), 422, "use /v1/generate"),
-    ("generate-a-translator", lambda url: requests.post(f"{url}/v1/generate", json={"model": "sr"}, timeout=60),
+    ("generate-a-translator", lambda url: post(f"{url}/v1/generate", json={"model": "sr"}),
      422, "use /v1/translate"),
-    ("interpolate-a-translator", lambda url: requests.post(f"{url}/v1/interpolate", json={"seed_a": 1, "seed_b": 2},
-                                                           timeout=60), 422, "'pix' is a paired model"),
+    ("interpolate-a-translator", lambda url: post(f"{url}/v1/interpolate", json={"seed_a": 1, "seed_b": 2}),
+     422, "'pix' is a paired model"),
 ]
 
 
@@ -218,6 +228,13 @@ def test_bad_input_gets_a_4xx_naming_the_problem(app, send, status, named):
     response = send(app[0])
     assert response.status_code == status, response.text
     assert named in response.json()["detail"], response.text
+
+
+def test_translate_needs_the_token_when_auth_is_on(app):
+    url, image = app[0], encoded(photo())
+    assert requests.post(f"{url}/v1/translate", data=image, headers={"content-type": "image/png"}, timeout=60).status_code == 401
+    wrong = {"content-type": "image/png", "Authorization": "Bearer nope"}
+    assert requests.post(f"{url}/v1/translate", data=image, headers=wrong, timeout=60).status_code == 401
 
 
 def test_openapi_documents_the_three_upload_forms_and_the_fit_rule(app):
@@ -231,6 +248,9 @@ def test_openapi_documents_the_three_upload_forms_and_the_fit_rule(app):
 async def _upload_and_translate(ws_url: str, url: str, upload: Path, shot: Path) -> dict:
     async with Page(ws_url) as page:
         await page.call("Page.navigate", url=url)
+        await page.wait_for("document.getElementById('error').textContent.includes('401')")  # no token yet
+        await page.evaluate(f"(() => {{ const t = document.getElementById('token'); t.value = '{TOKEN}';"
+                            " t.dispatchEvent(new Event('change')); })()")  # as typing it does
         assert await page.wait_for("document.getElementById('tmodel').options.length === 2"), "no translation models listed"
         assert await page.evaluate("document.getElementById('model').options.length") == 1  # generate models only
         await page.set_file("#upload", upload)
