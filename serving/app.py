@@ -400,8 +400,9 @@ def build_app(args: ServeArgs | dict) -> serve.Application:
         ray_actor_options={"num_cpus": args.num_cpus, "num_gpus": args.num_gpus}, **scaling,
     ).bind(sources, tracking_uri, args.batching, args.max_batch_size, args.batch_wait_timeout_s)
     page = (STATIC_DIR / "index.html").read_text()
+    limits = args.model_dump(include={"max_body_bytes", "max_image_bytes", "max_image_pixels"})
     return Ingress.options(max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.1}).bind(
-        generator, list(sources), token_sha256, args.model_dump(include={"max_body_bytes", "max_image_bytes", "max_image_pixels"}), page)
+        generator, list(sources), token_sha256, limits, page)
 
 
 app = build_app  # `serve run serving.app:app models=...` calls the builder with the CLI's key=value args

@@ -74,7 +74,8 @@ def _from_multipart(body: bytes, content_type: str) -> tuple[bytes, dict]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
     if not message.is_multipart():
-        raise ImageProblem(400, "body: multipart/form-data without a boundary or parts; upload the file as a form field 'image'")
+        raise ImageProblem(400, "body: multipart/form-data without a boundary or parts; "
+                                "upload the file as a form field 'image'")
     files, fields = {}, {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -125,7 +126,8 @@ def decode_image(data: bytes, max_pixels: int):
     try:
         image.load()  # header-only so far: a truncated or corrupt stream fails here
     except (OSError, ValueError, SyntaxError) as err:
-        raise ImageProblem(400, f"image: the {image.format} data is truncated or corrupt ({err}); send the whole file") from err
+        raise ImageProblem(400, f"image: the {image.format} data is truncated or corrupt ({err}); "
+                                "send the whole file") from err
     return image
 
 
