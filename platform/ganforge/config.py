@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from ganforge.documents import SpecError, apply_overrides, deep_merge, read_yaml
+from ganforge.documents import SpecError, apply_overrides, read_yaml, under_recommendations
 
 
 class Strict(BaseModel):
@@ -233,7 +233,7 @@ class ExperimentSpec(Strict):
 
         if loss["name"] not in LOSSES:
             return data
-        return deep_merge(getattr(LOSSES.get(loss["name"]), "recommended", {}), data)
+        return under_recommendations(getattr(LOSSES.get(loss["name"]), "recommended", {}), data)
 
     @model_validator(mode="before")
     @classmethod
@@ -274,7 +274,7 @@ class ExperimentSpec(Strict):
         family = MODELS.get(name)
         # A translation family implies its task: `model: {name: pix2pix}` alone is a paired spec.
         implied = {"task": family.task} if hasattr(family, "task") else {}
-        return deep_merge({**implied, **getattr(family, "recommended", {})}, data)
+        return under_recommendations({**implied, **getattr(family, "recommended", {})}, data)
 
     @model_validator(mode="after")
     def _task_fits(self) -> "ExperimentSpec":

@@ -81,6 +81,27 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+def under_recommendations(recommended: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` filled in with ``recommended`` where it says nothing (document wins).
+
+    A section the document names differently (``schedule: {name: cosine}`` under a recommended
+    ``{name: constant-linear, options: {...}}``) is the document's alone: the recommendation's
+    options belong to another entry."""
+    merged = copy.deepcopy(document)
+    for key, value in recommended.items():
+        mine = merged.get(key)
+        if key not in merged:
+            merged[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(mine, dict) and _same_entry(value, mine):
+            merged[key] = under_recommendations(value, mine)
+    return merged
+
+
+def _same_entry(recommended: dict[str, Any], mine: dict[str, Any]) -> bool:
+    """The document's section is the entry the recommendation is for (or it names none)."""
+    return "name" not in recommended or mine.get("name", recommended["name"]) == recommended["name"]
+
+
 def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}: the spec as MLflow params."""
     flat: dict[str, Any] = {}

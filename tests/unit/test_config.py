@@ -76,3 +76,24 @@ def test_missing_and_invalid_yaml(tmp_path):
         load_spec(tmp_path / "nope.yaml")
     with pytest.raises(SpecError, match="mapping"):
         load_spec(write(tmp_path, "- a\n- b\n"))
+
+
+def test_a_family_implies_its_task_and_recommends_the_papers_settings():
+    spec = ExperimentSpec(data={"name": "silhouettes"}, model={"name": "pix2pix"})
+    assert spec.task == "paired" and spec.train.ema == 0.0
+    assert (spec.schedule.name, spec.schedule.options["hold_fraction"]) == ("constant-linear", 0.5)
+
+
+def test_a_section_named_otherwise_than_recommended_keeps_none_of_its_options():
+    """schedule: cosine under pix2pix's recommended constant-linear (whose hold_fraction cosine lacks)."""
+    spec = ExperimentSpec(data={"name": "silhouettes"}, model={"name": "pix2pix"}, schedule={"name": "cosine"})
+    assert spec.schedule.name == "cosine" and "hold_fraction" not in spec.schedule.options
+
+
+def test_a_family_of_another_task_is_refused_naming_both():
+    with pytest.raises(ValueError, match=r"model.name='pix2pix' is a paired model.*task='generate'"):
+        ExperimentSpec(task="generate", model={"name": "pix2pix"}, data={"name": "silhouettes"})
+    with pytest.raises(ValueError, match=r"data.name='digits' is a generate data set but task='paired'"):
+        ExperimentSpec(model={"name": "pix2pix"}, data={"name": "digits"})
+    with pytest.raises(ValueError, match="diffaugment"):
+        ExperimentSpec(model={"name": "pix2pix"}, data={"name": "silhouettes"}, augment={"diffaugment": "color"})

@@ -38,6 +38,11 @@ CASES = {  # name: (overrides, steps, stop)
         "z_dim": 16, "options": {"ngf": 8, "ndf": 8, "d_norm": "layer"}}}, 5, 2),
     "periodic-evaluation": ({"eval": {"every": 2, "metrics": ["kid"], "n": 16, "batch_size": 16,
                                       "extractor": "domain:digits"}}, 7, 3),
+    # pix2pix: the same crop/flip on both images of a pair, and dropout as G's noise (torch's
+    # global RNG, which the checkpoint carries).
+    "paired-pix2pix-dropout": ({"data": {"name": "silhouettes", "resolution": 32, "options": {"source": "digits"}},
+                                "model": {"name": "pix2pix", "options": {"ngf": 4, "ndf": 4, "dropout": 0.5}},
+                                "augment": {"preset": "blur+flip", "diffaugment": ""}}, 6, 3),
 }
 
 
@@ -59,8 +64,8 @@ def build_run(document: dict, steps: int, rank: int = 0, world: int = 1) -> Run:
     from ganforge.data import build_dataset
     from ganforge.documents import deep_merge
     from ganforge.metrics import Evaluator
+    from ganforge.tasks import task_of
     from ganforge.train.batches import BatchStream
-    from ganforge.train.setup import build_modules, build_step
 
     spec = ExperimentSpec(**deep_merge(deep_merge(BASE, document), {"train": {"steps": steps},
                                                                    "scaling": {"workers": world}}))
@@ -72,8 +77,9 @@ def build_run(document: dict, steps: int, rank: int = 0, world: int = 1) -> Run:
     dataset = build_dataset(spec.data)
     dataset.set_transform(build_pipeline(spec.augment))
     dataset.seed = spec.train.seed
-    modules = build_modules(spec, dataset.img_shape, dataset.num_classes, world)
-    step = build_step(spec, modules, rank, world)
+    task = task_of(spec)
+    modules = task.build_modules(spec, task.meta(dataset), world)
+    step = task.build_step(spec, modules, rank, world)
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world)
     return Run(spec, modules, step, stream, evaluator)
 
