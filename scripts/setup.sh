@@ -50,4 +50,11 @@ system_package has_postgresql postgresql "the MLflow-on-PostgreSQL tracking test
 system_package has_chromium chromium "the Serve playground test"
 # Fashion-MNIST from Debian where apt is available (skips with advice otherwise).
 bash scripts/setup_data.sh || echo "[setup] fashion-mnist not installed (see scripts/setup_data.sh)"
+# Debian's photographs for the paired data sets (edges2photos, sr: ~240 MB). The tests do not need
+# them (they use the photos pip packages carry): CI skips the download with GANFORGE_SKIP_PHOTOS=1.
+if [ "${GANFORGE_SKIP_PHOTOS:-0}" = 1 ]; then
+    echo "[setup] Debian photos: skipped (GANFORGE_SKIP_PHOTOS=1; run scripts/setup_photos.sh for them)"
+else
+    bash scripts/setup_photos.sh || echo "[setup] Debian photos not installed (see scripts/setup_photos.sh)"
+fi
 echo "[setup] done: .venv/bin/ganforge --help"

@@ -212,8 +212,10 @@ GOOD = {
 
 
 def test_every_registered_data_set_has_cases():
-    # A new data set fails here until it is bundled or its bad cases are written above.
-    assert set(DATASETS.names()) == set(BUNDLED) | set(CASES) == set(BUNDLED) | set(GOOD)
+    # A new data set fails here until it is bundled or its bad cases are written above (those of
+    # the paired task's sets are in test_data_paired.py).
+    generate = {name for name, entry in DATASETS.items() if getattr(entry, "task", "generate") == "generate"}
+    assert generate == set(BUNDLED) | set(CASES) == set(BUNDLED) | set(GOOD)
 
 
 def message_of(call) -> str:
