@@ -130,7 +130,8 @@ class GenerateRequest(BaseModel):
     """Body of POST /v1/generate."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    model: Optional[str] = Field(None, description="which loaded generator (GET /v1/models); default: the first")
+    model: Optional[str] = Field(None, description="which loaded generator (GET /v1/models); default: the first "
+                                                   "generate-task model")
     n: int = Field(1, ge=1, le=64, description="number of images")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="latent seed: the same seed gives the same images")
     truncation: Optional[float] = Field(None, gt=0, le=100, description="resample |z| above this (BigGAN truncation)")
@@ -142,7 +143,7 @@ class InterpolateRequest(BaseModel):
     """Body of POST /v1/interpolate."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    model: Optional[str] = Field(None, description="which loaded generator; default: the first")
+    model: Optional[str] = Field(None, description="which loaded generator; default: the first generate-task model")
     seed_a: int = Field(..., ge=0, le=2**63 - 1, description="seed of the first latent")
     seed_b: int = Field(..., ge=0, le=2**63 - 1, description="seed of the last latent")
     steps: int = Field(8, ge=2, le=32, description="images along the path")
@@ -305,8 +306,9 @@ class Ingress(TranslateRoutes):
         self.max_image_pixels = limits["max_image_pixels"]
         self.infos: dict[str, dict] = {}
 
-    async def _info(self, name: Optional[str]) -> dict:
-        key = name or self.keys[0]
+    async def _info(self, name: Optional[str], task: Optional[str] = None) -> dict:
+        """The named model's description; unnamed: the first model of ``task`` (else the first model)."""
+        key = name or await self._first_of(task)
         if key not in self.keys:
             raise HTTPException(404, f"model: unknown model {key!r}; loaded: {', '.join(self.keys)}")
         if key not in self.infos:
@@ -316,6 +318,13 @@ class Ingress(TranslateRoutes):
                 raise HTTPException(503, f"model: {key!r} is not being served: {problem}", {"Retry-After": "10"})
             self.infos[key] = info
         return self.infos[key]
+
+    async def _first_of(self, task: Optional[str]) -> str:
+        """The default model of a route: the first configured model of its task (else the first)."""
+        for key in self.keys if task else ():
+            if (await self._info(key))["task"] == task:
+                return key
+        return self.keys[0]
 
     @staticmethod
     def _check_class(info: dict, class_id: Optional[int]) -> None:
@@ -347,7 +356,7 @@ class Ingress(TranslateRoutes):
               responses={200: {"content": {"image/png": {}, "application/json": {}}}})
     async def generate(self, body: GenerateRequest) -> Response:
         """n images for a seed: one PNG, a PNG grid, or JSON with base64 PNGs."""
-        info = await self._info(body.model)
+        info = await self._info(body.model, "generate")
         require_task(info, "generate", "/v1/generate")
         self._check_class(info, body.class_id)
         if body.format == "png" and body.n != 1:
@@ -362,7 +371,7 @@ class Ingress(TranslateRoutes):
               responses={200: {"content": {"image/png": {}}}})
     async def interpolate(self, body: InterpolateRequest) -> Response:
         """A strip of images between two seeds (Z slerp, or W lerp for style-based generators)."""
-        info = await self._info(body.model)
+        info = await self._info(body.model, "generate")
         require_task(info, "generate", "/v1/interpolate")
         self._check_class(info, body.class_id)
         if body.space == "w" and not info["style_based"]:

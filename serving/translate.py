@@ -14,7 +14,7 @@ generator deployment (:class:`TranslateServing`): app.py wires both.
 import asyncio
 from typing import Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from ray import serve
 
@@ -73,14 +73,16 @@ class TranslateRoutes:
         400: {"description": "not a PNG/JPEG image, truncated, bad base64 or JSON"},
         413: {"description": "over the byte or pixel limit"}, 415: {"description": "content type not accepted"},
         422: {"description": "a mode the model cannot take, or a model of another task"}})
-    async def translate(self, request: Request, model: Optional[str] = None) -> Response:
+    async def translate(self, request: Request, model: Optional[str] = Query(
+            None, description="which paired model (GET /v1/models) for a raw image body; multipart and JSON "
+                              "bodies may name it in their own 'model' field; default: the first paired model")) -> Response:
         """Translate one image with a paired model (pix2pix, SRResNet, SRGAN); the output as PNG.
 
         The image is fitted to the model's input size (GET /v1/models: input_shape): converted to its
         channels where unambiguous, bicubic-scaled to cover it, centre-cropped."""
         try:
             data, fields = read_upload(await request.body(), request.headers.get("content-type"))
-            info = await self._info(fields.get("model") or model)
+            info = await self._info(fields.get("model") or model, "paired")
             require_task(info, "paired", TRANSLATE_PATH)
             x = await asyncio.to_thread(model_input, data, info["input_shape"], self.max_image_pixels)
         except ImageProblem as problem:

@@ -128,6 +128,13 @@ def test_each_form_of_upload_returns_G_of_the_image(app, generators):
     assert (output(raw(url, encoded(photo(seed=1)))) != want).any(), "another image gave the same output"
 
 
+def test_each_route_defaults_to_its_first_model_of_its_task(app, generators):
+    """Models pix, sr, gen: /v1/translate without a model is pix's; /v1/generate's is gen's."""
+    url, image = app[0], photo()
+    close(output(raw(url, encoded(image), model=None)), expected(generators["pix"], image))
+    assert output(post(f"{url}/v1/generate", json={"seed": 1})).shape == (32, 32)  # gen: 1 channel
+
+
 def test_a_larger_image_is_scaled_to_cover_then_centre_cropped(app, generators):
     """64 x 40 -> bicubic to 51 x 32 (covers 32 x 32, aspect kept) -> the centre 32 x 32."""
     image = photo(64, 40)
@@ -218,7 +225,7 @@ BAD = [  # (id, send(url) -> response, status, what the message names)
     ("translate-a-generator", lambda url: raw(url, encoded(photo()), model="gen"), 422, "use /v1/generate"),
     ("generate-a-translator", lambda url: post(f"{url}/v1/generate", json={"model": "sr"}),
      422, "use /v1/translate"),
-    ("interpolate-a-translator", lambda url: post(f"{url}/v1/interpolate", json={"seed_a": 1, "seed_b": 2}),
+    ("interpolate-a-translator", lambda url: post(f"{url}/v1/interpolate", json={"model": "pix", "seed_a": 1, "seed_b": 2}),
      422, "'pix' is a paired model"),
 ]
 
