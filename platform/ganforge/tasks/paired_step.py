@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.train.step import GanModules, NonFiniteLossError, average_gradients, set_requires_grad, update_ema
+from ganforge.train.step import GanModules, apply_update, set_requires_grad, update_ema
 
 
 
@@ -47,14 +47,8 @@ class PairedStep:
             raise ValueError("loss.weights.content is set but no content network was built")
 
     def _apply(self, optimizer, params, losses: torch.Tensor, names: list[str], step: int) -> dict:
-        averaged = average_gradients(params, losses, self.cfg.world)
-        values = dict(zip(names, averaged.tolist()))
-        bad = [name for name, value in values.items() if value != value or abs(value) == float("inf")]
-        if bad:
-            raise NonFiniteLossError(f"non-finite {', '.join(bad)} at step {step} ({values}); the update was not "
-                                     "applied. Lower the learning rate or the adversarial weight.")
-        optimizer.step()
-        return values
+        return apply_update(optimizer, params, losses, names, step, self.cfg.world,
+                            "Lower the learning rate or the adversarial weight.")
 
     def d_update(self, source: torch.Tensor, target: torch.Tensor, step: int) -> dict:
         """One discriminator update: real pairs against translated ones."""

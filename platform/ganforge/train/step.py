@@ -79,6 +79,19 @@ def average_gradients(params: list[nn.Parameter], losses: torch.Tensor, world: i
     return flat[offset:]
 
 
+def apply_update(optimizer, params: list[nn.Parameter], losses: torch.Tensor, names: list[str], step: int,
+                 world: int, advice: str) -> dict[str, float]:
+    """Average gradients and losses over the ranks, refuse a non-finite loss (every rank sees the
+    same averaged values, so all stop together), else step ``optimizer``; returns the losses."""
+    averaged = average_gradients(params, losses, world)
+    values = dict(zip(names, averaged.tolist()))
+    bad = [name for name, value in values.items() if not torch.isfinite(torch.tensor(value))]
+    if bad:
+        raise NonFiniteLossError(f"non-finite {', '.join(bad)} at step {step} ({values}); the update was not applied. {advice}")
+    optimizer.step()
+    return values
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model; buffers (BN statistics) are copied."""
@@ -115,16 +128,8 @@ class GanStep:
         return z, y
 
     def _apply(self, optimizer, params, losses: torch.Tensor, names: list[str], step: int) -> dict:
-        averaged = average_gradients(params, losses, self.cfg.world)
-        values = dict(zip(names, averaged.tolist()))
-        bad = [name for name, value in values.items() if not torch.isfinite(torch.tensor(value))]
-        if bad:
-            raise NonFiniteLossError(
-                f"non-finite {', '.join(bad)} at step {step} ({values}); the update was not applied. "
-                "Lower the learning rate, add a gradient penalty or spectral norm, or enable EMA."
-            )
-        optimizer.step()
-        return values
+        return apply_update(optimizer, params, losses, names, step, self.cfg.world,
+                            "Lower the learning rate, add a gradient penalty or spectral norm, or enable EMA.")
 
     def d_update(self, real: torch.Tensor, y_real, step: int, k: int) -> dict:
         """One discriminator update on a real batch; returns averaged loss terms."""
