@@ -97,3 +97,10 @@ def test_a_family_of_another_task_is_refused_naming_both():
         ExperimentSpec(model={"name": "pix2pix"}, data={"name": "digits"})
     with pytest.raises(ValueError, match="diffaugment"):
         ExperimentSpec(model={"name": "pix2pix"}, data={"name": "silhouettes"}, augment={"diffaugment": "color"})
+
+
+def test_paired_only_fields_are_refused_on_a_generate_spec_instead_of_ignored():
+    with pytest.raises(ValueError, match=r"loss.weights \['l1'\] weigh a paired model's terms"):
+        ExperimentSpec(loss={"weights": {"l1": 1.0}})
+    with pytest.raises(ValueError, match="--resume RUN_ID"):
+        ExperimentSpec(model={"init_from": "models:/x/1"})

@@ -17,6 +17,15 @@ class GenerateTask(Task):
     name = "generate"
     default_metrics = ("fid", "kid")
 
+    def check(self, spec) -> None:
+        super().check(spec)
+        if spec.loss.weights:
+            raise ValueError(f"loss.weights {sorted(spec.loss.weights)} weigh a paired model's terms; a generate "
+                             "model's extra terms are loss.regularizers (each with its weight)")
+        if spec.model.init_from:
+            raise ValueError("model.init_from starts a paired model from another's weights (SRGAN from SRResNet); "
+                             "to continue a generate run use `ganforge train SPEC --resume RUN_ID`")
+
     def evaluate_commands(self, source):
         return [f"ganforge evaluate {source} --metrics fid,kid --n 2000"]
 
