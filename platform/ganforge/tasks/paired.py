@@ -10,12 +10,10 @@ L1 and the bicubic/identity baseline beside them (metrics/translation.py).
 """
 from __future__ import annotations
 
-import copy
 
 import torch
 import torch.nn.functional as F
 
-from ganforge.noise import derive_seed
 from ganforge.tasks import TASKS
 from ganforge.tasks.base import Task
 from ganforge.tasks.paired_step import TERMS, PairedConfig, PairedStep
@@ -73,29 +71,24 @@ class PairedTask(Task):
                 "scale": int(dataset.scale), "num_classes": 0}
 
     def build_generator(self, spec, meta):
-        from ganforge.models import MODELS
-
-        generator, _ = MODELS.get(spec.model.name).build(spec.model, tuple(meta["input_shape"]), tuple(meta["img_shape"]))
-        return generator
+        return self.build_pair(spec, meta)[0]
 
     def build_modules(self, spec, meta, world=1, device="cpu"):
-        from ganforge.models import MODELS
-        from ganforge.models.layers import convert_to_cross_replica_bn
-        from ganforge.train.optim import build_optimizer, build_scheduler
-        from ganforge.train.step import GanModules
+        from ganforge.train.setup import modules_from
 
-        torch.manual_seed(derive_seed(spec.train.seed, "init"))  # identical weights on every rank
-        G, D = MODELS.get(spec.model.name).build(spec.model, tuple(meta["input_shape"]), tuple(meta["img_shape"]))
-        if spec.model.init_from:
-            G.load_state_dict(initial_weights(spec.model.init_from, spec))
-        if world > 1:
-            G, D = convert_to_cross_replica_bn(G), convert_to_cross_replica_bn(D)
-        G, D = G.to(device), D.to(device)
-        G_ema = copy.deepcopy(G).eval().requires_grad_(False) if spec.train.ema > 0 else None
-        opt_g, opt_d = build_optimizer(G.parameters(), spec.optim.g), build_optimizer(D.parameters(), spec.optim.d)
-        steps = spec.train.steps
-        return GanModules(G, D, G_ema, opt_g, opt_d,
-                          build_scheduler(opt_g, spec.schedule, steps), build_scheduler(opt_d, spec.schedule, steps))
+        def build_pair():
+            G, D = self.build_pair(spec, meta)
+            if spec.model.init_from:  # before the BN conversion: the source's layout
+                G.load_state_dict(initial_weights(spec.model.init_from, spec))
+            return G, D
+
+        return modules_from(spec, build_pair, world, device)
+
+    def build_pair(self, spec, meta):
+        """(G, D) of the spec's paired family for the meta's input and target shapes."""
+        from ganforge.models import MODELS
+
+        return MODELS.get(spec.model.name).build(spec.model, tuple(meta["input_shape"]), tuple(meta["img_shape"]))
 
     def build_step(self, spec, modules, rank=0, world=1, device="cpu"):
         from ganforge.losses import build_loss

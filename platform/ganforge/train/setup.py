@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
+from torch import nn
 
 from ganforge.losses import build_loss
 from ganforge.models import build_models
@@ -15,10 +17,17 @@ from ganforge.train.step import GanModules, GanStep, StepConfig
 
 def build_modules(spec, img_shape, num_classes: int, world: int = 1,
                   device: torch.device | str = "cpu") -> GanModules:
-    """G, D, EMA-G, optimizers and schedules, identically initialised on every rank."""
+    """G, D, EMA-G, optimizers and schedules of a generate model, identically initialised on every rank."""
+    return modules_from(spec, lambda: build_models(spec.model, img_shape, num_classes), world, device)
+
+
+def modules_from(spec, build_pair: Callable[[], tuple[nn.Module, nn.Module]], world: int = 1,
+                 device: torch.device | str = "cpu") -> GanModules:
+    """GanModules around the (G, D) ``build_pair`` makes (any task's): seeded, cross-replica BN
+    under DDP, on ``device``, with EMA-G, optimizers and schedules."""
     # Same seed on every rank: DDP needs identical initial weights (and spectral norm vectors).
     torch.manual_seed(derive_seed(spec.train.seed, "init"))
-    G, D = build_models(spec.model, img_shape, num_classes)
+    G, D = build_pair()
     if world > 1:
         # Batch statistics must span the global batch for a DDP step to equal a 1-process step.
         G, D = convert_to_cross_replica_bn(G), convert_to_cross_replica_bn(D)
