@@ -1,9 +1,9 @@
 """Checkpoints: the spec plus plain state dicts, written atomically, loaded weights_only.
 
 A checkpoint directory holds ``checkpoint.pt``: G, D, EMA-G, both optimizers and schedules,
-the step, torch's RNG state, the spec (a plain dict) and meta (image shape, classes). Models are
-rebuilt from the spec, never unpickled. ``generator.pt`` (spec, meta, the sampling generator's
-weights) is what MLflow model logging and serving use.
+the step, torch's RNG state, any extra states (``GanModules.extras``), the spec (a plain dict)
+and meta (image shape, classes). Models are rebuilt from the spec, never unpickled.
+``generator.pt`` (spec, meta, the sampling generator's weights) is what MLflow model logging and serving use.
 """
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def training_state(modules: GanModules, step: int, spec: dict, meta: dict) -> di
         "opt_g": modules.opt_g.state_dict(), "opt_d": modules.opt_d.state_dict(),
         "sched_g": modules.sched_g.state_dict(), "sched_d": modules.sched_d.state_dict(),
         "rng": {"torch": torch.get_rng_state()},
+        "extras": {name: state.state_dict() for name, state in modules.extras.items()},
     }
 
 
@@ -128,5 +129,17 @@ def restore(modules: GanModules, payload: dict) -> int:
         optimizer.load_state_dict(payload[f"opt_{key}"])
         scheduler.load_state_dict(payload[f"sched_{key}"])
         _adopt_spec_hyperparameters(optimizer, scheduler, built)
+    _restore_extras(modules.extras, payload.get("extras", {}))
     torch.set_rng_state(payload["rng"]["torch"])
     return int(payload["step"])
+
+
+def _restore_extras(extras: dict, saved: dict) -> None:
+    """Load each extra state the checkpoint holds; one the run has but the checkpoint lacks is an
+    error (resuming without it would not be exact), one it holds that the run lacks is ignored."""
+    missing = sorted(set(extras) - set(saved))
+    if missing:
+        raise RuntimeError(f"the checkpoint holds no {', '.join(missing)} state, which this run needs to resume "
+                           "exactly: resume with the spec that wrote it, or start a new run")
+    for name, state in extras.items():
+        state.load_state_dict(saved[name])

@@ -38,6 +38,9 @@ class GanModules:
     opt_d: torch.optim.Optimizer
     sched_g: object
     sched_d: object
+    # Other training state a checkpoint must carry for exact resume (an image pool, ADA's p, a
+    # GradScaler): name -> object with state_dict()/load_state_dict(); saved under "extras".
+    extras: dict = field(default_factory=dict)
 
 
 @dataclass
