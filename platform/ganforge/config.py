@@ -146,10 +146,31 @@ class TransformSpec(Strict):
         return self
 
 
+class AdaSpec(Strict):
+    target: float = Field(0.6, gt=0, lt=1, description="ADA's target r_t = E[sign D(real)]: p rises above it, falls below it (the paper: 0.6)")
+    interval: int = Field(4, ge=1, description="adjust p every N discriminator minibatches")
+    kimg: float = Field(500.0, gt=0, description="thousands of real images for p to move from 0 to 1")
+    p: float = Field(0.0, ge=0, le=1, description="initial augmentation probability")
+    pipeline: str = Field("bgc", description="transforms ADA applies: blit, geom, color, bg or bgc (the paper's default)")
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("ganforge.augment.ada.ADA_PIPELINES", name)
+
+
 class AugmentSpec(Strict):
     preset: str = Field("none", description="named Albumentations pipeline: none, blur, blur+flip, blur+flip+affine")
     transforms: list[TransformSpec] = Field(default_factory=list, description="Albumentations transforms appended after the preset")
     diffaugment: str = Field("", description="DiffAugment policies applied to real and fake batches, e.g. 'color,translation,cutout'")
+    ada: AdaSpec | None = Field(None, description="adaptive discriminator augmentation on real and fake batches, e.g. {target: 0.6}")
+
+    @model_validator(mode="after")
+    def _one_differentiable_augmentation(self) -> "AugmentSpec":
+        if self.ada is not None and self.diffaugment:
+            raise ValueError("augment.ada and augment.diffaugment are both set; use one per run "
+                             "(remove augment.diffaugment to use ADA, or augment.ada to keep DiffAugment)")
+        return self
 
     @field_validator("preset")
     @classmethod
@@ -178,6 +199,14 @@ class TrainSpec(Strict):
     amp: bool = Field(False, description="bf16 autocast on GPU (ignored on CPU)")
     max_failures: int = Field(0, ge=-1, description="worker failures Ray Train recovers from (-1: unlimited)")
     torch_threads: int | None = Field(None, ge=1, description="intra-op threads per worker (default: its CPUs)")
+    stop_on: list[str] = Field(default_factory=list, description="monitors whose alarm stops the run cleanly, e.g. [collapse, divergence]")
+
+    @field_validator("stop_on")
+    @classmethod
+    def _monitors(cls, names: list[str]) -> list[str]:
+        for name in names:
+            _check_registered("ganforge.train.monitors.MONITORS", name)
+        return names
 
 
 class EvalSpec(Strict):
@@ -188,6 +217,19 @@ class EvalSpec(Strict):
     batch_size: int = Field(100, ge=1, description="generation / feature batch size")
     truncation: float | None = Field(None, gt=0, description="truncation threshold used when sampling for evaluation")
     options: dict[str, Any] = Field(default_factory=dict, description="metric options, e.g. {kid_subsets: 50}")
+
+
+class MonitorsSpec(Strict):
+    enabled: bool = Field(True, description="watch the run for overfitting, collapse, memorisation and divergence (rank 0)")
+    r_t_max: float = Field(0.95, gt=0, le=1, description="overfitting alarm: r_t = E[sign D(real)] over a log interval above this")
+    d_gap_max: float = Field(0.5, gt=0, description="overfitting alarm: E[sign D(train reals)] - E[sign D(held-out reals)] above this")
+    heldout: int = Field(64, ge=0, description="held-out reals (the images past data.limit) for D's gap; 0: off")
+    samples: int = Field(64, ge=2, description="fixed-seed samples the collapse and memorisation monitors look at (at evaluations)")
+    diversity_min: float = Field(0.25, ge=0, description="collapse alarm: sample diversity (mean pairwise feature distance) below this share of the data's")
+    coverage_min: float = Field(0.5, ge=0, le=1, description="collapse alarm on labelled data: share of classes the samples hit below this")
+    min_distance: float = Field(0.01, ge=0, description="memorisation alarm: MiFID's distance of samples to their nearest training image below this")
+    track: str = Field("fid", description="the evaluated metric for divergence and the kept best checkpoint (fid matches domain-*.fid)")
+    patience: int = Field(3, ge=1, description="divergence alarm: the tracked metric worse this many evaluations in a row after its best")
 
 
 class ScalingSpec(Strict):
@@ -216,6 +258,7 @@ class ExperimentSpec(Strict):
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    monitors: MonitorsSpec = Field(default_factory=MonitorsSpec, description="alarms for overfitting, collapse, memorisation, divergence")
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     search: dict[str, Any] | None = Field(None, description="Ray Tune search (ganforge tune); see jobs/tune/")
