@@ -196,10 +196,24 @@ class TrainSpec(Strict):
     grid_size: int = Field(64, ge=1, le=256, description="images in each sample grid")
     ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the generator's weights (0: off)")
     ema_start: int = Field(0, ge=0, description="steps before the EMA starts averaging (copies G until then)")
-    amp: bool = Field(False, description="bf16 autocast on GPU (ignored on CPU)")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast dtype of the step's forwards: fp32, bf16, or fp16 (loss-scaled on GPU); GP/R1 stay fp32")
+    amp: bool = Field(False, description="deprecated spelling of precision: bf16 (now on CPU too, where it used to be ignored)")
+    channels_last: bool = Field(False, description="models and image batches in channels-last memory format (faster convolutions on GPUs)")
+    compile: bool = Field(False, description="torch.compile the step's G and D forwards (first steps pay the compilation)")
+    deterministic: bool = Field(False, description="deterministic GPU kernels (no cudnn autotuning): bit-reproducible GPU runs, slower")
     max_failures: int = Field(0, ge=-1, description="worker failures Ray Train recovers from (-1: unlimited)")
     torch_threads: int | None = Field(None, ge=1, description="intra-op threads per worker (default: its CPUs)")
     stop_on: list[str] = Field(default_factory=list, description="monitors whose alarm stops the run cleanly, e.g. [collapse, divergence]")
+
+    @model_validator(mode="after")
+    def _amp_means_bf16(self) -> "TrainSpec":
+        """train.amp: true (the spelling before train.precision) keeps working as bf16."""
+        if self.amp and self.precision != "bf16":
+            if "precision" in self.model_fields_set:
+                raise ValueError(f"train.amp=true is the old spelling of train.precision=bf16 and conflicts with "
+                                 f"train.precision={self.precision}: remove train.amp")
+            object.__setattr__(self, "precision", "bf16")
+        return self
 
     @field_validator("stop_on")
     @classmethod
@@ -247,9 +261,27 @@ class TrackingSpec(Strict):
     run_name: str | None = Field(None, description="MLflow run name (default: the spec's name)")
 
 
+class AdaptSpec(Strict):
+    """Few-shot adaptation of a trained generator (``ganforge adapt``, the adapt task)."""
+
+    source: str = Field(description="the pretrained generator: models:/name/version|latest|@alias, a run id, or a checkpoint directory")
+    method: str = Field("bsa", description="bsa (batch-statistics adaptation), finetune, or freezed (fine-tuning with D's lower layers frozen)")
+    settings: dict[str, Any] = Field(default_factory=dict, description="the method's settings (loss weights, latent lr, frozen D layers, ...)")
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("ganforge.adapt.ADAPT_METHODS", name)
+
+    @model_validator(mode="after")
+    def _settings(self):
+        object.__setattr__(self, "settings", _check_options("ganforge.adapt.ADAPT_METHODS", self.method, self.settings))
+        return self
+
+
 class ExperimentSpec(Strict):
     name: str = Field("experiment", description="experiment name (run names, registered model default)")
-    task: str = Field("generate", description="what is learnt: generate (G(z, y)), paired (image-to-image from (input, target) pairs); see `ganforge tasks`")
+    task: str = Field("generate", description="what is learnt: generate (G(z, y)), paired (image-to-image from (input, target) pairs), adapt (few-shot adaptation); see `ganforge tasks`")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     loss: LossSpec = Field(default_factory=LossSpec)
@@ -262,6 +294,7 @@ class ExperimentSpec(Strict):
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     search: dict[str, Any] | None = Field(None, description="Ray Tune search (ganforge tune); see jobs/tune/")
+    adapt: AdaptSpec | None = Field(None, description="few-shot adaptation of a trained generator (task: adapt, `ganforge adapt`); see jobs/adapt/")
     # What the user wrote (YAML + --set), kept by spec_from_dict: Tune completes each trial from it.
     _document: dict[str, Any] | None = PrivateAttr(None)
 
@@ -297,6 +330,20 @@ class ExperimentSpec(Strict):
         if not missing:
             return data
         return {**data, "loss": {**loss, "regularizers": [*(loss.get("regularizers") or []), *missing]}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _adapt_recommendations(cls, data: Any) -> Any:
+        """An ``adapt:`` section implies task: adapt and fills what the spec leaves unset with its
+        method's reference settings (BSA: Adam, lr x0.1 every 3,000 steps, no EMA)."""
+        adapt = data.get("adapt") if isinstance(data, dict) else None
+        if not isinstance(adapt, dict):
+            return data
+        from ganforge.adapt import ADAPT_METHODS
+
+        method = adapt.get("method", "bsa")
+        recommended = getattr(ADAPT_METHODS.get(method), "recommended", {}) if method in ADAPT_METHODS else {}
+        return under_recommendations({"task": "adapt", **recommended}, data)
 
     @field_validator("task")
     @classmethod
