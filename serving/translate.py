@@ -1,4 +1,7 @@
-"""POST /v1/translate: one image in, the paired model's output image out (PNG).
+"""POST /v1/translate: one image in, a translation model's output image out (PNG).
+
+Paired models (pix2pix, SRResNet, SRGAN) translate one way; unpaired models (CycleGAN) both ways,
+chosen with ``?direction=a2b`` (the default: domain A -> B) or ``?direction=b2a``.
 
 The image comes as a raw ``image/png`` / ``image/jpeg`` body (``?model=`` picks the model), a
 ``multipart/form-data`` upload (file field ``image``, text field ``model``), or JSON
@@ -12,7 +15,7 @@ generator deployment (:class:`TranslateServing`): app.py wires both.
 """
 
 import asyncio
-from typing import Optional
+from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -22,7 +25,9 @@ from serving.auth import authorize
 from serving.images import ImageProblem, model_input, read_upload, to_png
 
 TRANSLATE_PATH = "/v1/translate"
-ROUTES = {"generate": "/v1/generate", "paired": TRANSLATE_PATH}  # the route that serves each task's models
+ROUTES = {"generate": "/v1/generate", "paired": TRANSLATE_PATH, "unpaired": TRANSLATE_PATH}  # each task's route
+TRANSLATORS = ("paired", "unpaired")  # the tasks /v1/translate serves
+DIRECTIONS = ("a2b", "b2a")
 FIT_RULE = ("The image is converted to the model's channels where that is unambiguous (RGBA/LA/P/L -> RGB "
             "drops alpha or repeats grey; RGB -> L by ITU-R 601 luma for a 1-channel model), scaled with "
             "bicubic resampling to cover the model's input size (aspect ratio kept), then centre-cropped to it.")
@@ -41,10 +46,35 @@ BODY_DOC = {"requestBody": {"required": True, "description": FIT_RULE, "content"
 
 def describe_task(generator, task: str) -> dict:
     """What GET /v1/models says about a model's task: input shape [C, h, w] and scale for paired
-    models (None for generators, whose input is a latent of ``z_dim``)."""
+    models (None for generators, whose input is a latent of ``z_dim``); for unpaired models also
+    ``directions``: {a2b|b2a: {input_shape, output_shape}} (input_shape is a2b's)."""
+    if task == "unpaired":
+        directions = {way: {"input_shape": [int(s) for s in shapes[0]], "output_shape": [int(s) for s in shapes[1]]}
+                      for way, shapes in generator.shapes.items()}
+        return {"task": task, "input_shape": directions["a2b"]["input_shape"], "scale": 1, "directions": directions}
     paired = task == "paired"
     return {"task": task, "input_shape": [int(s) for s in generator.input_shape] if paired else None,
             "scale": int(generator.scale) if paired else None}
+
+
+def require_translator(info: dict) -> None:
+    """422 naming the right route when the model is not a translation model."""
+    if info["task"] not in TRANSLATORS:
+        right = ROUTES.get(info["task"], f"none (task {info['task']!r} is not served)")
+        raise HTTPException(422, f"model: {info['name']!r} is a {info['task']} model; {TRANSLATE_PATH} serves "
+                                 f"{' and '.join(TRANSLATORS)} models, use {right}")
+
+
+def input_shape_for(info: dict, direction: Optional[str]) -> tuple[list[int], Optional[str]]:
+    """(the input shape of the asked direction, the direction to run: None for a paired model);
+    422 when a paired model is given a direction."""
+    if info["task"] == "unpaired":
+        way = direction or DIRECTIONS[0]
+        return info["directions"][way]["input_shape"], way
+    if direction is not None:
+        raise HTTPException(422, f"direction: model {info['name']!r} is a paired model and translates one way; "
+                                 "leave direction out (unpaired models take a2b or b2a)")
+    return info["input_shape"], None
 
 
 def require_task(info: dict, task: str, route: str) -> None:
@@ -72,30 +102,46 @@ class TranslateRoutes:
         200: {"content": {"image/png": {}}, "description": "the translated image"},
         400: {"description": "not a PNG/JPEG image, truncated, bad base64 or JSON"},
         413: {"description": "over the byte or pixel limit"}, 415: {"description": "content type not accepted"},
-        422: {"description": "a mode the model cannot take, or a model of another task"}})
+        422: {"description": "a mode the model cannot take, a model of another task, or a direction a paired "
+                             "model does not take"}})
     async def translate(self, request: Request, model: Optional[str] = Query(
-            None, description="which paired model (GET /v1/models) for a raw image body; multipart and JSON "
-                              "bodies may name it in their own 'model' field; default: the first paired model")) -> Response:
-        """Translate one image with a paired model (pix2pix, SRResNet, SRGAN); the output as PNG.
+            None, description="which translation model (GET /v1/models) for a raw image body; multipart and JSON "
+                              "bodies may name it in their own 'model' field; default: the first paired or "
+                              "unpaired model"),
+            direction: Optional[Literal["a2b", "b2a"]] = Query(
+                None, description="unpaired models (CycleGAN): a2b (domain A -> B, the default) or b2a; "
+                                  "paired models take none")) -> Response:
+        """Translate one image with a paired model (pix2pix, SRResNet, SRGAN), or either way with an
+        unpaired one (CycleGAN, ``direction``); the output as PNG.
 
-        The image is fitted to the model's input size (GET /v1/models: input_shape): converted to its
-        channels where unambiguous, bicubic-scaled to cover it, centre-cropped."""
+        The image is fitted to the model's input size (GET /v1/models: input_shape, or directions.<d>.input_shape):
+        converted to its channels where unambiguous, bicubic-scaled to cover it, centre-cropped."""
         try:
             data, fields = read_upload(await request.body(), request.headers.get("content-type"))
-            info = await self._info(fields.get("model") or model, "paired")
-            require_task(info, "paired", TRANSLATE_PATH)
-            x = await asyncio.to_thread(model_input, data, info["input_shape"], self.max_image_pixels)
+            info = await self._info(fields.get("model") or model or await self._first_translator())
+            require_translator(info)
+            shape, way = input_shape_for(info, direction)
+            x = await asyncio.to_thread(model_input, data, shape, self.max_image_pixels)
         except ImageProblem as problem:
             raise HTTPException(problem.status, problem.detail) from None
-        png = await self.handles[info["name"]].translate.remote({"model": info["name"], "x": x})
+        job = {"model": info["name"], "x": x, "direction": way}
+        png = await self.handles[info["name"]].translate.remote(job)
         return Response(png, media_type="image/png")
+
+    async def _first_translator(self) -> str:
+        """The route's default model: the first configured paired or unpaired model (else the first)."""
+        for key in self.keys:
+            if (await self._info(key))["task"] in TRANSLATORS:
+                return key
+        return self.keys[0]
 
 
 class TranslateServing:
-    """Generator-deployment mixin: batched forwards of paired models. Needs ``self.load`` and ``self.batching``."""
+    """Generator-deployment mixin: batched forwards of translation models. Needs ``self.load`` and ``self.batching``."""
 
     async def translate(self, job: dict) -> bytes:
-        """One translate job ({"model", "x": [C, h, w]}) -> PNG bytes (batched across clients when on)."""
+        """One translate job ({"model", "x": [C, h, w], "direction": None | a2b | b2a}) -> PNG bytes
+        (batched across clients when on)."""
         if self.batching:
             return await self.translate_batch(job)
         return (await self._translate([job]))[0]
@@ -110,16 +156,19 @@ class TranslateServing:
 
 
 def translate_jobs(models: dict, jobs: list[dict]) -> list[bytes]:
-    """One forward per model over all its jobs' inputs, then one PNG per job (eval mode: a job's
-    output does not depend on what else shares the batch)."""
+    """One forward per (model, direction) over all its jobs' inputs, then one PNG per job (eval
+    mode: a job's output does not depend on what else shares the batch)."""
     import torch
 
     replies: list[Optional[bytes]] = [None] * len(jobs)
-    for key in dict.fromkeys(job["model"] for job in jobs):  # the models asked for, in order
-        generator, index = models[key], [i for i, job in enumerate(jobs) if job["model"] == key]
+    groups = dict.fromkeys((job["model"], job.get("direction")) for job in jobs)  # as asked, in order
+    for key, direction in groups:
+        generator = models[key]
+        index = [i for i, job in enumerate(jobs) if (job["model"], job.get("direction")) == (key, direction)]
         device = next(generator.parameters()).device
+        batch = torch.stack([jobs[i]["x"] for i in index]).to(device)
         with torch.no_grad():
-            outputs = generator(torch.stack([jobs[i]["x"] for i in index]).to(device)).float().cpu()
+            outputs = (generator(batch) if direction is None else generator(batch, direction)).float().cpu()
         for i, output in zip(index, outputs):
             replies[i] = to_png(output[None])
     return replies

@@ -19,6 +19,11 @@ Paired task (G(x) -> y: pix2pix, SRResNet, SRGAN). Input: a float32 array ``[n, 
 ``img_shape`` (H = scale x h). Over REST: ``{"inputs": [[[[...]]]]}``. The ``metadata`` states
 ``task``, ``input_shape``, ``img_shape`` and ``scale``.
 
+Unpaired task (G_AB and G_BA: CycleGAN). Input: a float32 array ``[n, C, h, w]`` in [-1, 1] of the
+direction's input shape; ``params={"direction": "a2b" | "b2a"}`` picks the direction (default a2b,
+domain A -> B); output: the other domain's images. Over REST: ``{"inputs": [...], "params":
+{"direction": "b2a"}}``. The ``metadata`` states ``task``, ``shape_a``, ``shape_b`` and ``directions``.
+
 The model is logged from code (``pyfunc_model.py`` calls ``set_model``): nothing is pickled; the
 weights are the ``generator.pt`` artifact, rebuilt from its spec on load.
 """
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, DataType, Schema, TensorSpec
+from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from mlflow.types.schema import Array
 
 Z, CLASS_ID, CODES = "z", "class_id", "codes"
@@ -101,7 +106,7 @@ def _every_row(column: pd.Series) -> pd.Series:
     return column
 
 
-def predict_latents(G: torch.nn.Module, model_input: pd.DataFrame) -> np.ndarray:
+def predict_latents(G: torch.nn.Module, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
     """Generate task: images for each row's latent (and label, and codes where G takes them)."""
     z = _matrix(model_input[Z], G.z_dim, Z)
     y = _labels(model_input, G.num_classes)
@@ -130,16 +135,61 @@ def input_example_paired(generator: torch.nn.Module, rows: int = 2) -> np.ndarra
     return np.random.default_rng(0).uniform(-1, 1, (rows, *generator.input_shape)).astype(np.float32)
 
 
-def predict_images(G: torch.nn.Module, model_input: Any) -> np.ndarray:
-    """Paired task: G(x) for a batch x [n, C, h, w] in [-1, 1]; a wrong shape is an error naming it."""
+def image_batch(model_input: Any, shape: tuple, what: str) -> torch.Tensor:
+    """``model_input`` as a float32 batch [n, *shape] (one image: a batch of one); a wrong shape
+    is an error naming the shape wanted (``what``: where it comes from)."""
     x = np.asarray(model_input, dtype=np.float32)
     if x.ndim == 3:  # one image: a batch of one
         x = x[None]
-    if tuple(x.shape[1:]) != tuple(G.input_shape):
-        raise ValueError(f"input must be float32 [n, {', '.join(map(str, G.input_shape))}] in [-1, 1] "
-                         f"(the model's input_shape), got {list(x.shape)}: see the model's signature or metadata")
+    if tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"input must be float32 [n, {', '.join(map(str, shape))}] in [-1, 1] "
+                         f"({what}), got {list(x.shape)}: see the model's signature or metadata")
+    return torch.from_numpy(x)
+
+
+def predict_images(G: torch.nn.Module, model_input: Any, params: dict | None = None) -> np.ndarray:
+    """Paired task: G(x) for a batch x [n, C, h, w] in [-1, 1]; a wrong shape is an error naming it."""
+    x = image_batch(model_input, G.input_shape, "the model's input_shape")
     with torch.no_grad():
-        return G(torch.from_numpy(x)).float().numpy()
+        return G(x).float().numpy()
+
+
+# ---------------------------------------------------------------- unpaired task: either direction
+DIRECTION = "direction"
+
+
+def describe_unpaired(generator: torch.nn.Module) -> dict:
+    """What a caller of an unpaired model needs: each domain's shape and the directions."""
+    return {"task": "unpaired", "shape_a": [int(s) for s in generator.shape_a],
+            "shape_b": [int(s) for s in generator.shape_b], "directions": list(generator.shapes), "scale": 1}
+
+
+def _either(shape_a: tuple, shape_b: tuple) -> tuple:
+    """A tensor shape both domains fit: a dimension where they differ is -1 (variable)."""
+    return tuple(a if a == b else -1 for a, b in zip(shape_a, shape_b))
+
+
+def signature_unpaired(generator: torch.nn.Module) -> ModelSignature:
+    """float32 [-1, C, H, W] in [-1, 1] in and out (either domain's), and a ``direction`` parameter."""
+    shape = (-1, *_either(generator.shape_a, generator.shape_b))
+    tensor = TensorSpec(np.dtype(np.float32), shape)
+    return ModelSignature(inputs=Schema([tensor]), outputs=Schema([tensor]),
+                          params=ParamSchema([ParamSpec(DIRECTION, DataType.string, "a2b")]))
+
+
+def input_example_unpaired(generator: torch.nn.Module, rows: int = 2) -> np.ndarray:
+    """A seeded batch of domain A images in [-1, 1] (the default direction's input)."""
+    return np.random.default_rng(0).uniform(-1, 1, (rows, *generator.shape_a)).astype(np.float32)
+
+
+def predict_unpaired(G: torch.nn.Module, model_input: Any, params: dict | None = None) -> np.ndarray:
+    """Unpaired task: G_AB(x) or, with ``params={"direction": "b2a"}``, G_BA(x)."""
+    direction = (params or {}).get(DIRECTION) or "a2b"
+    if direction not in G.shapes:
+        raise ValueError(f"params.direction must be one of {', '.join(G.shapes)}, got {direction!r}")
+    x = image_batch(model_input, G.shapes[direction][0], f"the {direction} input shape")
+    with torch.no_grad():
+        return G(x, direction).float().numpy()
 
 
 class TaskIO(NamedTuple):
@@ -154,6 +204,7 @@ class TaskIO(NamedTuple):
 TASK_IO: dict[str, TaskIO] = {
     "generate": TaskIO(signature, input_example, describe, predict_latents),
     "paired": TaskIO(signature_paired, input_example_paired, describe_paired, predict_images),
+    "unpaired": TaskIO(signature_unpaired, input_example_unpaired, describe_unpaired, predict_unpaired),
 }
 
 
@@ -177,6 +228,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = generator_from_payload(load_checkpoint(context.artifacts["generator"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
-        """The task's images: see the module docstring. (A paired model takes an ndarray; the
-        DataFrame hint only tells MLflow to leave the input as it comes.)"""
-        return io_of(self.generator).predict(self.generator, model_input)
+        """The task's images: see the module docstring. (A paired or unpaired model takes an
+        ndarray; the DataFrame hint only tells MLflow to leave the input as it comes; ``params``:
+        an unpaired model's direction.)"""
+        return io_of(self.generator).predict(self.generator, model_input, params)

@@ -144,7 +144,25 @@ def _evaluate_pairs(loaded, spec, request: Request) -> Result:
     return Result(values, None, len(pairs))
 
 
-EVALUATIONS = {"generate": _evaluate_samples, "paired": _evaluate_pairs}  # spec.task -> how its models are scored
+def _evaluate_domains(loaded, spec, request: Request) -> Result:
+    """unpaired: held-out domains translated both ways, FID beside FID(A, B), cycle L1."""
+    from ganforge.metrics.unpaired import evaluate_unpaired, metric_names, resolve
+    from ganforge.tasks.unpaired import UnpairedTask, eval_extractor, held_out_domains
+
+    names = metric_names(request.metrics or ",".join(spec.eval.metrics or UnpairedTask.default_metrics))
+    a, b = held_out_domains(spec, request.n or spec.eval.n)
+    extractor = None
+    if "fid" in names:
+        choice = request.extractor if request.extractor not in (None, "auto") else eval_extractor(spec)
+        extractor = resolve(choice, device=request.device,
+                            inception_weights=request.inception_weights)
+        typer.echo(f"extractor: {extractor.name}")
+    values = evaluate_unpaired(loaded.generator, a, b, names, request.device, spec.eval.batch_size, extractor=extractor)
+    return Result(values, extractor, len(a) + len(b))
+
+
+# spec.task -> how its models are scored
+EVALUATIONS = {"generate": _evaluate_samples, "paired": _evaluate_pairs, "unpaired": _evaluate_domains}
 
 
 def _report(source: str, loaded, spec, result: Result, log: bool, tracking_uri: str) -> None:
