@@ -20,21 +20,24 @@ models (MSE, PSNR, SSIM, MS-SSIM, LPIPS) are plain functions in :mod:`ganforge.m
 """
 from __future__ import annotations
 
-from ganforge.autoload import import_submodules
+import importlib
+
 from ganforge.registry import Registry
 
-METRICS: Registry = Registry("metric")
-EXTRACTORS: Registry = Registry("extractor")
+# Filled on first lookup (registry.py): importing ganforge.metrics costs nothing until a metric is used.
+METRICS: Registry = Registry("metric", package=__name__)
+EXTRACTORS: Registry = Registry("extractor", package=__name__)
 
-from ganforge.metrics.base import MetricInputs  # noqa: E402
-from ganforge.metrics.best import BestTracker  # noqa: E402
-from ganforge.metrics.evaluation import Evaluator, evaluate_features, evaluate_generator  # noqa: E402
-from ganforge.metrics.extractor import Extractor, resolve_extractor  # noqa: E402
-from ganforge.metrics.weights import WeightsNotFoundError  # noqa: E402
+# The package's public names, each imported from its module when first asked for (PEP 562).
+_EXPORTS = {
+    "BestTracker": "best", "Evaluator": "evaluation", "evaluate_features": "evaluation",
+    "evaluate_generator": "evaluation", "Extractor": "extractor", "resolve_extractor": "extractor",
+    "MetricInputs": "base", "WeightsNotFoundError": "weights",
+}
+__all__ = ["METRICS", "EXTRACTORS", *_EXPORTS]
 
-__all__ = [
-    "METRICS", "EXTRACTORS", "BestTracker", "Evaluator", "Extractor", "MetricInputs", "WeightsNotFoundError",
-    "evaluate_features", "evaluate_generator", "resolve_extractor",
-]
 
-import_submodules(__name__)
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
