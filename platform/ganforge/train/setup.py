@@ -11,6 +11,7 @@ from ganforge.losses import build_loss
 from ganforge.models import build_models
 from ganforge.models.layers import convert_to_cross_replica_bn
 from ganforge.noise import derive_seed
+from ganforge.train import precision as device_policy
 from ganforge.train.optim import build_optimizer, build_scheduler
 from ganforge.train.step import GanModules, GanStep, StepConfig
 
@@ -31,7 +32,8 @@ def modules_from(spec, build_pair: Callable[[], tuple[nn.Module, nn.Module]], wo
     if world > 1:
         # Batch statistics must span the global batch for a DDP step to equal a 1-process step.
         G, D = convert_to_cross_replica_bn(G), convert_to_cross_replica_bn(D)
-    G, D = G.to(device), D.to(device)
+    layout = device_policy.memory_format(spec.train.channels_last)
+    G, D = G.to(device, memory_format=layout), D.to(device, memory_format=layout)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if spec.train.ema > 0 else None
     opt_g = build_optimizer(G.parameters(), spec.optim.g)
     opt_d = build_optimizer(D.parameters(), spec.optim.d)
@@ -50,10 +52,24 @@ def build_step(spec, modules: GanModules, rank: int = 0, world: int = 1,
 
         policy = spec.augment.diffaugment
         augment = lambda x, rng: diff_augment(x, policy, rng)  # noqa: E731
-    config = StepConfig(seed=spec.train.seed, rank=rank, world=world, device=torch.device(device),
-                        ema_decay=spec.train.ema, ema_start=spec.train.ema_start, amp=spec.train.amp,
-                        augment=augment)
+    device = torch.device(device)
+    train = spec.train
+    config = StepConfig(seed=train.seed, rank=rank, world=world, device=device, ema_decay=train.ema,
+                        ema_start=train.ema_start, precision=train.precision,
+                        sync_free=device_policy.sync_free(device), channels_last=train.channels_last,
+                        compile=train.compile, augment=augment, scalers=grad_scalers(spec, modules, device))
     return GanStep(modules, loss, regularizers, config)
+
+
+def grad_scalers(spec, modules: GanModules, device: torch.device) -> dict:
+    """fp16's loss scalers, one per optimizer ("d", "g"), registered as checkpoint extras."""
+    scalers = {}
+    for key in ("d", "g"):
+        scaler = device_policy.grad_scaler(spec.train.precision, device)
+        if scaler is not None:
+            scalers[key] = scaler
+            modules.extras[f"grad_scaler_{key}"] = device_policy.ScalerState(scaler)
+    return scalers
 
 
 def sampling_generator(modules: GanModules) -> torch.nn.Module:
