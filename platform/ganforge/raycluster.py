@@ -24,6 +24,9 @@ import socket
 from typing import Iterator
 
 TRAIN_POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+# Train V2 starts a PreemptionWatcher actor per run to follow node drains on a cluster. A local
+# instance is one node nobody drains: the actor is a process start (~1 s of CPU) for nothing.
+PREEMPTION_ENV = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"
 WORKER_ENV = {
     "NO_ALBUMENTATIONS_UPDATE": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "RAY_USAGE_STATS_ENABLED": "0",
     # Worker start-up (importing torch) can pass Train's 60 s default on a busy 2-core machine.
@@ -115,6 +118,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, verbose:
         ray.init(address=address, **common)
         return False
     say("starting a local Ray instance (about 5 s)")
+    os.environ.setdefault(PREEMPTION_ENV, "0")
+    common["runtime_env"] = job_runtime_env({PREEMPTION_ENV: os.environ[PREEMPTION_ENV], **(extra_env or {})})
     with _agent_port_chosen_by_ray():
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1",
                  dashboard_port=free_port(), **common)

@@ -27,6 +27,20 @@ def test_workers_pin_their_own_gcs(ray_session):
     assert ray.get(worker_address.remote()) == ray_session
 
 
+def test_a_local_instance_runs_no_preemption_watcher(ray_session):
+    """One node that nobody drains: Train's per-run PreemptionWatcher actor is switched off for the
+    job's workers (Tune trials start Train runs too) and for this driver."""
+    import os
+
+    import ray
+
+    @ray.remote(num_cpus=0)
+    def watcher_setting():
+        return os.environ.get("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER")
+
+    assert ray.get(watcher_setting.remote()) == "0" == os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"]
+
+
 def test_inside_a_submitted_job_the_jobs_own_variables_are_not_set_twice(monkeypatch):
     """Ray refuses to merge a job's runtime env with ray.init's when both set one variable."""
     import json
