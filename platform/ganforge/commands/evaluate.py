@@ -162,7 +162,8 @@ def _evaluate_domains(loaded, spec, request: Request) -> Result:
 
 
 # spec.task -> how its models are scored
-EVALUATIONS = {"generate": _evaluate_samples, "paired": _evaluate_pairs, "unpaired": _evaluate_domains}
+EVALUATIONS = {"generate": _evaluate_samples, "paired": _evaluate_pairs, "unpaired": _evaluate_domains,
+               "adapt": _evaluate_samples}  # an adapted generator is G(z): scored as a generate model
 
 
 def _report(source: str, loaded, spec, result: Result, log: bool, tracking_uri: str) -> None:
