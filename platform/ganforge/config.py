@@ -235,8 +235,8 @@ class EvalSpec(Strict):
 
 class MonitorsSpec(Strict):
     enabled: bool = Field(True, description="watch the run for overfitting, collapse, memorisation and divergence (rank 0)")
-    r_t_max: float = Field(0.95, gt=0, le=1, description="overfitting alarm: r_t = E[sign D(real)] over a log interval above this")
-    d_gap_max: float = Field(0.5, gt=0, description="overfitting alarm: E[sign D(train reals)] - E[sign D(held-out reals)] above this")
+    r_t_max: float = Field(0.95, gt=0, le=1, description="overfitting alarm without held-out data: r_t = E[sign D(real)] over a log interval above this")
+    d_gap_max: float = Field(0.5, gt=0, description="overfitting alarm: held-out reals this far from training reals towards fakes in D's mean logit (0..1)")
     heldout: int = Field(64, ge=0, description="held-out reals (the images past data.limit) for D's gap; 0: off")
     samples: int = Field(64, ge=2, description="fixed-seed samples the collapse and memorisation monitors look at (at evaluations)")
     diversity_min: float = Field(0.25, ge=0, description="collapse alarm: sample diversity (mean pairwise feature distance) below this share of the data's")
@@ -244,6 +244,8 @@ class MonitorsSpec(Strict):
     min_distance: float = Field(0.01, ge=0, description="memorisation alarm: MiFID's distance of samples to their nearest training image below this")
     track: str = Field("fid", description="the evaluated metric for divergence and the kept best checkpoint (fid matches domain-*.fid)")
     patience: int = Field(3, ge=1, description="divergence alarm: the tracked metric worse this many evaluations in a row after its best")
+    tolerance: float = Field(0.01, ge=0, description="divergence: an evaluation counts as worse when it moves by more than this share of the previous value")
+    after: int | None = Field(None, ge=0, description="no alarms before this step (metrics still logged); default: the later of 25% of train.steps and the EMA's horizon ema_start + 1/(1 - ema)")
 
 
 class ScalingSpec(Strict):
