@@ -11,6 +11,8 @@ sums and the minibatch count resume exactly.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.distributed as dist
 
@@ -104,3 +106,11 @@ class AdaAugment:
         from ganforge.augment.ada import ada_augment
 
         return ada_augment(x, self.controller.p, rng, self.pipeline)
+
+
+def build_ada(ada_spec, extras: dict, world: int = 1) -> tuple[AdaAugment, Callable]:
+    """(augment callable, real-output observer) for ``augment.ada``; the controller joins
+    ``extras`` (GanModules.extras) as "ada", so p travels in the checkpoint."""
+    controller = AdaController(ada_spec.target, ada_spec.interval, ada_spec.kimg, ada_spec.p, world)
+    extras["ada"] = controller
+    return AdaAugment(controller, ada_spec.pipeline), controller.observe
