@@ -20,12 +20,14 @@ def test_the_glob_finds_the_specs():
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[str(p.relative_to(REPO / "jobs")) for p in SPECS])
-def test_spec_loads_and_builds_its_models(path: Path):
+def test_spec_loads_and_builds_its_models(path: Path, tmp_path):
     from ganforge.config import load_spec
     from ganforge.data import build_dataset
     from ganforge.tasks import task_of
 
     spec = load_spec(path)
+    if spec.adapt is not None:
+        spec = with_untrained_source(spec, tmp_path)
     # Only the number of images is cut (data.limit): shapes, classes and models are the spec's.
     dataset = build_dataset(spec.data.model_copy(update={"limit": 16}))
     task = task_of(spec)
@@ -52,4 +54,49 @@ def _translations_go_through_d(modules, step, dataset):
     assert logits.shape[0] == 2
 
 
-BUILDS = {"generate": _generator_images_go_through_d, "paired": _translations_go_through_d}  # spec.task -> check
+def _domains_translate_both_ways_through_d(modules, step, dataset):
+    a, b = (torch.stack(part) for part in zip(dataset[0], dataset[1]))
+    with torch.no_grad():
+        fake_b, fake_a = modules.G.eval()(a, "a2b"), modules.G(b, "b2a")
+        logits = modules.D.eval()(fake_b, "b"), modules.D(fake_a, "a")
+    assert fake_b.shape == b.shape == (2, *dataset.shape_b) and fake_a.shape == a.shape == (2, *dataset.shape_a)
+    assert all(out.shape[0] == 2 for out in logits)
+
+
+def with_untrained_source(spec, directory: Path):
+    """An adaptation spec pointed at an untrained checkpoint of the jobs/ spec that registers its
+    source (so the recipes agree on names, families and image shapes); no perceptual network (its
+    weights are the integration test's)."""
+    from ganforge.config import load_spec
+    from ganforge.data import build_dataset
+    from ganforge.models import build_models
+    from ganforge.train.checkpoint import atomic_save
+
+    name = spec.adapt.source.removeprefix("models:/").split("/")[0].split("@")[0]
+    recipes = [s for s in map(load_spec, SPECS) if s.tracking.registered_model == name]
+    assert recipes, f"adapt.source {spec.adapt.source}: no spec under jobs/ registers {name!r}"
+    source = recipes[0]
+    dataset = build_dataset(source.data.model_copy(update={"limit": 16}))
+    classes = dataset.num_classes if source.model.conditional else 0
+    G, D = build_models(source.model, dataset.img_shape, classes)
+    meta = {"img_shape": list(dataset.img_shape), "num_classes": classes}
+    atomic_save({"format": 1, "step": 0, "spec": source.to_dict(), "meta": meta, "G": G.state_dict(),
+                 "D": D.state_dict()}, directory / "checkpoint.pt")
+    settings = {**spec.adapt.settings, "perceptual_network": "none"} if spec.adapt.method == "bsa" else spec.adapt.settings
+    return spec.model_copy(update={"adapt": spec.adapt.model_copy(update={"source": str(directory), "settings": settings})})
+
+
+def _adapted_generator_samples(modules, step, dataset):
+    z = torch.randn(2, modules.G.z_dim)
+    with torch.no_grad():
+        images = modules.G.eval()(z)
+    assert images.shape == (2, *dataset.img_shape) and modules.G.num_classes == 0
+    if hasattr(modules.G, "reconstruct"):  # BSA: one latent per few-shot image
+        assert modules.G.latents.shape == (len(dataset), modules.G.z_dim)
+    else:
+        assert modules.D.eval()(images).shape == (2,)
+
+
+# spec.task -> check
+BUILDS = {"generate": _generator_images_go_through_d, "paired": _translations_go_through_d,
+          "unpaired": _domains_translate_both_ways_through_d, "adapt": _adapted_generator_samples}

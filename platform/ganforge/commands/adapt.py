@@ -37,7 +37,7 @@ def checked_spec(spec):
                          "(methods: bsa, finetune, freezed; see jobs/adapt/)")
     if spec.task != "adapt":
         raise ValueError(f"the spec says task: {spec.task} but has an adapt: section; remove task (adapt is implied)")
-    if "model" in spec.user_document():
+    if spec.model != type(spec.model)():  # anything but the defaults: a user's model section
         raise ValueError("adapt: the architecture is the source's; remove the model: section")
     check_training_inputs(spec)
     try:
