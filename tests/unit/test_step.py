@@ -163,3 +163,26 @@ def test_batch_stream_leaves_torch_global_rng_alone():
     for _ in range(8):  # crosses an epoch (5 batches each)
         stream.next()
     assert torch.equal(before, torch.get_rng_state())
+
+
+class EpochTagged(Tiny):
+    """Item i of epoch e is 100 e + i: what an epoch-seeded augmentation sees."""
+
+    epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        return torch.tensor([float(100 * self.epoch + i)]), i
+
+
+def test_one_persistent_loader_whose_worker_processes_see_each_epoch():
+    """The DataLoader (and its worker process) lives across epochs; items carry their epoch, so
+    a worker augments epoch 2 as epoch 2 although nobody told it that epoch started."""
+    inline, workers = BatchStream(EpochTagged(), 4, seed=1), BatchStream(EpochTagged(), 4, seed=1, num_workers=1)
+    loader = workers.loader
+    expected = [inline.next()[0].flatten().tolist() for _ in range(12)]  # 5 batches an epoch: epochs 0, 1, 2
+    got = [workers.next()[0].flatten().tolist() for _ in range(12)]
+    assert got == expected and workers.loader is loader
+    assert {int(v) // 100 for v in expected[-1]} == {2}

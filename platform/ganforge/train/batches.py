@@ -6,9 +6,15 @@ run read from step k on, without decoding the skipped ones. Worker ``rank`` rece
 ``rank::world`` of each global batch (DistributedSampler's interleaving), matching
 ``BatchRandom``'s latents. ``ray.train.torch.prepare_data_loader`` moves batches to the device.
 
-Each loader gets its own generator, seeded by (seed, epoch): a DataLoader without one draws its
-base seed from torch's global RNG whenever an iterator starts, so a resumed run (one more
-iterator, at the seek) would continue with a global RNG state the uninterrupted run never had.
+The DataLoader is built once and persists (its worker processes too, when there are any):
+the sampler yields (epoch, index) pairs and ``EpochItems`` sets the data set's epoch per item, so
+augmentation, seeded per (seed, epoch, index), is the same in any worker process without
+telling workers about a new epoch. Batches are pinned when they go to a GPU.
+
+The loader has its own generator, re-seeded by (seed, epoch) at each epoch: a DataLoader without
+one draws its base seed from torch's global RNG whenever an iterator starts, so a resumed run
+(one more iterator, at the seek) would continue with a global RNG state the uninterrupted run
+never had.
 """
 from __future__ import annotations
 
@@ -28,19 +34,36 @@ class ResumableSampler(DistributedSampler):
         super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
         self.start = 0
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         indices = list(super().__iter__())
-        return iter(indices[self.start :])
+        return iter([(self.epoch, index) for index in indices[self.start :]])
 
     def __len__(self) -> int:
         return self.num_samples - self.start
+
+
+class EpochItems(Dataset):
+    """``dataset[(epoch, index)]``: item ``index`` as epoch ``epoch`` augments it."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.epoch_aware = hasattr(dataset, "set_epoch")
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: tuple[int, int]):
+        epoch, index = item
+        if self.epoch_aware and getattr(self.dataset, "epoch", None) != epoch:
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]
 
 
 class BatchStream:
     """Endless stream of (images, labels) batches, positioned by global batch index."""
 
     def __init__(self, dataset: Dataset, batch_per_worker: int, seed: int, rank: int = 0, world: int = 1,
-                 num_workers: int = 0, prepare=None):
+                 num_workers: int = 0, prepare=None, pin_memory: bool = False):
         self.sampler = ResumableSampler(dataset, world, rank, seed)
         self.batch = batch_per_worker
         self.per_epoch = self.sampler.num_samples // batch_per_worker
@@ -50,7 +73,11 @@ class BatchStream:
                 f"per worker x {world} workers; lower train.batch_size or use more data"
             )
         self.dataset, self.num_workers, self.seed = dataset, num_workers, seed
-        self.prepare = prepare or (lambda loader: loader)
+        self.generator = torch.Generator()
+        loader = DataLoader(EpochItems(dataset), batch_size=batch_per_worker, sampler=self.sampler, drop_last=True,
+                            num_workers=num_workers, persistent_workers=num_workers > 0, pin_memory=pin_memory,
+                            generator=self.generator)
+        self.loader = (prepare or (lambda built: built))(loader)
         self._iterator: Iterator | None = None
         self.index = 0
 
@@ -59,12 +86,8 @@ class BatchStream:
         epoch, within = divmod(batch_index, self.per_epoch)
         self.sampler.set_epoch(epoch)
         self.sampler.start = within * self.batch
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(derive_seed(self.seed, "loader", epoch))
-        loader = DataLoader(self.dataset, batch_size=self.batch, sampler=self.sampler, drop_last=True,
-                            num_workers=self.num_workers, persistent_workers=False, generator=generator)
-        self._iterator = iter(self.prepare(loader))
+        self.generator.manual_seed(derive_seed(self.seed, "loader", epoch))
+        self._iterator = iter(self.loader)
         self.index = batch_index
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:

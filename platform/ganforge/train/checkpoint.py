@@ -1,7 +1,7 @@
 """Checkpoints: the spec plus plain state dicts, written atomically, loaded weights_only.
 
 A checkpoint directory holds ``checkpoint.pt``: G, D, EMA-G, both optimizers and schedules,
-the step, torch's RNG state, any extra states (``GanModules.extras``), the spec (a plain dict)
+the step, torch's RNG states (CPU, and each GPU's once CUDA is in use), any extra states (``GanModules.extras``), the spec (a plain dict)
 and meta (image shape, classes). Models are rebuilt from the spec, never unpickled.
 ``generator.pt`` (spec, meta, the sampling generator's weights) is what MLflow model logging and serving use.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ganforge.train.precision import rng_states, set_rng_states
 from ganforge.train.step import GanModules
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -51,7 +52,7 @@ def training_state(modules: GanModules, step: int, spec: dict, meta: dict) -> di
         "G": modules.G.state_dict(), "D": modules.D.state_dict(), "G_ema": _state(modules.G_ema),
         "opt_g": modules.opt_g.state_dict(), "opt_d": modules.opt_d.state_dict(),
         "sched_g": modules.sched_g.state_dict(), "sched_d": modules.sched_d.state_dict(),
-        "rng": {"torch": torch.get_rng_state()},
+        "rng": rng_states(),
         "extras": {name: state.state_dict() for name, state in modules.extras.items()},
     }
 
@@ -130,7 +131,7 @@ def restore(modules: GanModules, payload: dict) -> int:
         scheduler.load_state_dict(payload[f"sched_{key}"])
         _adopt_spec_hyperparameters(optimizer, scheduler, built)
     _restore_extras(modules.extras, payload.get("extras", {}))
-    torch.set_rng_state(payload["rng"]["torch"])
+    set_rng_states(payload["rng"])
     return int(payload["step"])
 
 

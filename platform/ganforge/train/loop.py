@@ -4,6 +4,8 @@ Each worker builds data, models and the step from the spec, restores the latest 
 (Ray's after a failure, else the one ``--resume`` named), then steps. Every
 ``checkpoint_every`` steps all ranks call ``ray.train.report`` (a barrier); rank 0 attaches the
 checkpoint. Side effects (progress bar, MLflow, sample grids, evaluation) happen on rank 0 only.
+On a GPU the step reads no losses; every rank checks them (``LossGuard.check``) at the same
+boundaries, where the host reads anyway: log, sample, evaluation and checkpoint steps.
 """
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from ray.train.torch import get_device, prepare_data_loader
 from ganforge.augment import build_pipeline
 from ganforge.config import ExperimentSpec
 from ganforge.data import build_dataset
+from ganforge.train import precision as device_policy
 from ganforge.train.batches import BatchStream
 from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
 from ganforge.tasks import task_of
+from ganforge.train.progress import PhaseClock
 from ganforge.train.reporter import Rank0Reporter
-from ganforge.train.step import NonFiniteLossError
+from ganforge.train.step import NonFiniteLossError, host_values
 from ganforge.train.storage import local_copy
 
 DIVERGED = "diverged"
@@ -51,6 +55,12 @@ def _report(modules, step: int, spec_dict: dict, meta: dict, metrics: dict, rank
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
 
+def reads_losses(spec: ExperimentSpec, done: int) -> bool:
+    """Whether step ``done`` is a boundary where the host reads the losses (same on every rank)."""
+    train, every = spec.train, [spec.train.log_every, spec.train.checkpoint_every, spec.train.sample_every, spec.eval.every]
+    return done == train.steps or any(n and done % n == 0 for n in every)
+
+
 def _build_data(spec: ExperimentSpec):
     dataset = build_dataset(spec.data)
     dataset.set_transform(build_pipeline(spec.augment))
@@ -67,6 +77,7 @@ def train_loop_per_worker(config: dict) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker)))
     device = get_device()
+    device_policy.configure_backends(device, spec.train.deterministic)
     task = task_of(spec)  # what is learnt: its data contract, modules and step (tasks/)
     dataset = _build_data(spec)
     meta = task.meta(dataset)
@@ -75,24 +86,35 @@ def train_loop_per_worker(config: dict) -> None:
     payload, source = _restore_point(config)
     start = restore(modules, payload) if payload else 0
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world, spec.data.num_workers,
-                         prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False))
+                         prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False),
+                         pin_memory=device_policy.pin_memory(device))
     stream.seek(start * spec.loss.n_critic)
     spec_dict = spec.to_dict()
     reporter = Rank0Reporter(spec, config, meta, modules, device, start, source, dataset) if rank == 0 else None
     train = spec.train
+    guard = getattr(step_fn, "guard", None)  # the step's deferred non-finite check, if it has one
+    clock = PhaseClock()  # where a step's time goes; rank 0 logs it (time_*_ms)
     for step in range(start, train.steps):
+        clock.lap("other")
         batches = [stream.next() for _ in range(spec.loss.n_critic)]
+        clock.lap("data")
+        done = step + 1
         try:
             metrics = step_fn(batches, step)
+            if guard is not None and reads_losses(spec, done):
+                guard.check()
         except NonFiniteLossError as err:
             # Every rank sees the same all-reduced losses, so all stop here together.
+            bad = step if err.step is None else err.step
             if reporter:
-                reporter.diverged(str(err), step)
-            ray.train.report({"step": step, "status": DIVERGED}, checkpoint=None)
+                reporter.diverged(str(err), bad)
+            ray.train.report({"step": bad, "status": DIVERGED}, checkpoint=None)
             return
-        done = step + 1
-        extra = reporter.after_step(done, metrics) if reporter else {}
+        clock.lap("step")
+        extra = reporter.after_step(done, metrics, clock) if reporter else {}
+        clock.lap("rank0")
         if done % train.checkpoint_every == 0 or done == train.steps:
-            _report(modules, done, spec_dict, meta, {"step": done, **metrics, **extra}, rank)
+            _report(modules, done, spec_dict, meta, {"step": done, **host_values(metrics), **extra}, rank)
+            clock.lap("report")
     if reporter:
         reporter.finish(train.steps)

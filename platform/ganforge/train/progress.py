@@ -51,6 +51,27 @@ class ProgressClient:
             self.sink.push.remote({"kind": "interval", "step": step, "losses": losses, "images_per_s": images_per_s})
 
 
+class PhaseClock:
+    """Wall time per phase of the worker loop (data, step, rank0, report, other), summed between
+    ``drain`` calls; one ``perf_counter`` per lap. On a GPU "step" is the time to queue the
+    step's work (the host does not wait for it), the wait shows where the host next reads."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.totals: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        """Charge the time since the previous lap to ``phase``."""
+        now = time.perf_counter()
+        self.totals[phase] = self.totals.get(phase, 0.0) + now - self.last
+        self.last = now
+
+    def drain(self, steps: int) -> dict[str, float]:
+        """``time_<phase>_ms``: milliseconds per step over the last ``steps`` steps; resets."""
+        totals, self.totals = self.totals, {}
+        return {f"time_{phase}_ms": 1000 * total / max(steps, 1) for phase, total in totals.items()}
+
+
 def format_interval(record: dict, total: int) -> str:
     """``step 250/1500 d_loss=0.61 g_loss=1.92 1830 img/s``."""
     losses = " ".join(f"{key}={value:.3f}" for key, value in record["losses"].items())

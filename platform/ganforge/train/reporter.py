@@ -15,6 +15,7 @@ from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_sta
 from ganforge.tasks import task_of
 from ganforge.train.progress import ProgressClient
 from ganforge.train.setup import sampling_generator
+from ganforge.train.step import host_values
 
 
 class Rank0Reporter:
@@ -40,15 +41,17 @@ class Rank0Reporter:
         self.best = None  # built with the evaluator, seeded from the run's history
         self.start_step = start_step
 
-    def after_step(self, done: int, metrics: dict) -> dict:
-        """Accumulate, and on interval boundaries log; returns extra metrics for Ray's report."""
+    def after_step(self, done: int, metrics: dict, clock=None) -> dict:
+        """Accumulate, and on interval boundaries log; returns extra metrics for Ray's report.
+        ``metrics`` may be device tensors (a sync-free step): they are summed on the device and
+        read once per log interval. ``clock``: the loop's PhaseClock, logged per interval."""
         for key, value in metrics.items():
             self.sums[key] = self.sums.get(key, 0.0) + value
         self.count += 1
         extra: dict[str, float] = {}
         train = self.spec.train
         if done % train.log_every == 0 or done == train.steps:
-            extra.update(self._log_interval(done))
+            extra.update(self._log_interval(done, clock))
         if train.sample_every and done % train.sample_every == 0:
             self.sample_grid(done)
         if self.spec.eval.every and done % self.spec.eval.every == 0:
@@ -56,15 +59,20 @@ class Rank0Reporter:
         self.progress.tick(done)
         return extra
 
-    def _log_interval(self, done: int) -> dict:
-        elapsed = time.perf_counter() - self.interval_start
-        means = {key: total / self.count for key, total in self.sums.items()}
+    def _log_interval(self, done: int, clock=None) -> dict:
+        # Wall time from the previous boundary to this one: the previous interval's own logging
+        # counts too, so images_per_s is what the run delivers.
+        now = time.perf_counter()
+        elapsed, self.interval_start = now - self.interval_start, now
+        means = {key: total / self.count for key, total in host_values(self.sums).items()}
         means["images_per_s"] = self.images_per_step * self.count / max(elapsed, 1e-9)
         means["lr_g"] = self.modules.opt_g.param_groups[0]["lr"]
         means["lr_d"] = self.modules.opt_d.param_groups[0]["lr"]
+        if clock is not None:
+            means.update(clock.drain(self.count))
         tracking.log_metrics(self.client, self.run_id, means, done)
         self.progress.interval(done, {k: v for k, v in means.items() if k.endswith("loss")}, means["images_per_s"])
-        self.sums, self.count, self.interval_start = {}, 0, time.perf_counter()
+        self.sums, self.count = {}, 0
         return means
 
     @torch.no_grad()

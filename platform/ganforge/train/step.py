@@ -107,6 +107,11 @@ def average_gradients(params: list[nn.Parameter], losses: torch.Tensor, world: i
     return flat[offset:]
 
 
+def host_values(metrics: dict) -> dict[str, float]:
+    """``metrics`` as floats (a deferred step's values are device tensors: this reads them)."""
+    return {key: float(value) for key, value in metrics.items()}
+
+
 def _optimizer_step(optimizer, scaler) -> None:
     if scaler is None:
         optimizer.step()
@@ -152,6 +157,8 @@ class LossGuard:
     device with an ``apply`` flag (all finite and none non-finite before), and ``check()`` reads
     them all at once, raising the error an immediate read would have raised at that update."""
 
+    MAX_PENDING = 1024  # a caller that never checks (a benchmark's bare loop) still reads now and then
+
     def __init__(self, deferred: bool):
         self.deferred = deferred
         self.pending: list[tuple[int, list[str], torch.Tensor, str]] = []
@@ -159,6 +166,8 @@ class LossGuard:
 
     def admit(self, losses: torch.Tensor, names: list[str], step: int, advice: str) -> torch.Tensor:
         """Record one update's losses; returns the device flag: apply this update."""
+        if len(self.pending) >= self.MAX_PENDING:
+            self.check()
         finite = torch.isfinite(losses).all()
         self.healthy = finite if self.healthy is None else self.healthy & finite
         self.pending.append((step, list(names), losses, advice))
