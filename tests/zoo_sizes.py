@@ -64,3 +64,18 @@ def missing_paired(names) -> str:
     """'' when every paired family in ``names`` has a PAIRED_TINY entry, else what to add."""
     missing = sorted(set(names) - set(PAIRED_TINY))
     return f"add a tiny configuration to tests/zoo_sizes.py PAIRED_TINY for: {', '.join(missing)}" if missing else ""
+
+
+# Unpaired (two-domain) families: a whole partial spec each. A pool smaller than the global batch
+# (8), so the second step already answers D from the pool's history.
+UNPAIRED_TINY: dict[str, dict] = {
+    "cyclegan": {"task": "unpaired", "data": {"name": "digits-inverted", "resolution": 16},
+                 "model": {"name": "cyclegan", "options": {"ngf": 4, "ndf": 4, "n_blocks": 1, "n_layers_d": 2,
+                                                           "pool_size": 4}}},
+}
+
+
+def missing_unpaired(names) -> str:
+    """'' when every unpaired family in ``names`` has an UNPAIRED_TINY entry, else what to add."""
+    missing = sorted(set(names) - set(UNPAIRED_TINY))
+    return f"add a tiny configuration to tests/zoo_sizes.py UNPAIRED_TINY for: {', '.join(missing)}" if missing else ""

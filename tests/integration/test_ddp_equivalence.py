@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from zoo_sizes import PAIRED_TINY, missing_families, missing_paired, tiny
+from zoo_sizes import PAIRED_TINY, UNPAIRED_TINY, missing_families, missing_paired, missing_unpaired, tiny
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,8 @@ def cases() -> dict[str, dict]:
     found = {f"family-{name}": tiny(name) for name in families("generate")}
     assert not missing_paired(families("paired")), missing_paired(families("paired"))
     found.update({f"paired-{name}": PAIRED_TINY[name] for name in families("paired")})
+    assert not missing_unpaired(families("unpaired")), missing_unpaired(families("unpaired"))
+    found.update({f"unpaired-{name}": UNPAIRED_TINY[name] for name in families("unpaired")})  # with its image pools
     for name in LOSSES.names():
         model = tiny(LOSS_MODEL[name])["model"] if name in LOSS_MODEL else SMALL
         n_critic = min(ExperimentSpec(loss={"name": name}).loss.n_critic, 2)  # WGAN's 5 critics: 2 suffice

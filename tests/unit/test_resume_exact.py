@@ -43,6 +43,12 @@ CASES = {  # name: (overrides, steps, stop)
     "paired-pix2pix-dropout": ({"data": {"name": "silhouettes", "resolution": 32, "options": {"source": "digits"}},
                                 "model": {"name": "pix2pix", "options": {"ngf": 4, "ndf": 4, "dropout": 0.5}},
                                 "augment": {"preset": "blur+flip", "diffaugment": ""}}, 6, 3),
+    # CycleGAN: both image pools (full after the first step, then answering from their history)
+    # travel in the checkpoint (GanModules.extras); without them the resumed D sees other images.
+    "unpaired-cyclegan-pools": ({"task": "unpaired", "data": {"name": "digits-inverted", "resolution": 16},
+                                 "model": {"name": "cyclegan", "options": {"ngf": 4, "ndf": 4, "n_blocks": 1,
+                                                                           "n_layers_d": 2, "pool_size": 5}},
+                                 "augment": {"preset": "blur+flip", "diffaugment": ""}}, 6, 3),
 }
 
 
