@@ -239,3 +239,20 @@ def test_monitoring_leaves_the_training_state_untouched(world):
     check(world, "log", probe)
     check(world, "eval", probe)
     assert not differences(before, training_state(modules, 0, {}, {}))
+
+
+def test_the_monitors_read_the_evaluations_own_samples_without_extracting_again(world):
+    from dataclasses import replace
+
+    spec, evaluator, modules, _, held = world
+    tapped = replace(evaluator)  # a copy: the tap rewires its sampler and extractor fields
+    plain_values = evaluator(Replay(held[0]))
+    probe = probe_with(world, Replay(held[0]))
+    probe.evaluator = lambda: tapped
+    probe.watch_evaluator(tapped)
+    values = tapped(Replay(held[0]))
+    assert values == plain_values  # the evaluation itself is unchanged
+    calls = evaluator.extractor.calls
+    metrics, lines = check(world, "eval", probe, values)
+    assert evaluator.extractor.calls == calls  # no extractor pass of the monitors' own
+    assert len(probe.samples()["pool"]) == spec.eval.n and metrics["monitor.diversity"] > 0.8 and lines == []

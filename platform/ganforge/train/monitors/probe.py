@@ -35,6 +35,52 @@ def heldout_images(data_spec, n: int):
     return train, held
 
 
+class Tap:
+    """Keeps the extractor features of the generated images of an Evaluator's last call, so the
+    monitors read the evaluation's own fixed-seed samples instead of extracting a batch again.
+
+    It wraps two of the Evaluator's fields: its ``sampler`` (to know which image batches are
+    generated) and its ``extractor`` (to keep the features of just those batches; real images
+    pass through unrecorded). Everything else is delegated to the wrapped extractor.
+    """
+
+    def __init__(self, evaluator):
+        from ganforge.metrics.evaluation import default_sampler
+
+        self.inner_sampler = evaluator.sampler or default_sampler()
+        self.inner = evaluator.extractor
+        self.generated: set[int] = set()
+        self.chunks: list[dict[str, torch.Tensor]] = []
+        evaluator.sampler, evaluator.extractor = self.sample, _TappedExtractor(self)
+
+    def sample(self, *args, **kwargs) -> torch.Tensor:
+        """The evaluator's sampler; remembers which tensors it made."""
+        images = self.inner_sampler(*args, **kwargs)
+        self.generated.add(id(images))
+        return images
+
+    def take(self) -> dict[str, torch.Tensor] | None:
+        """The generated images' features recorded since the last take, or None."""
+        chunks, self.chunks, self.generated = self.chunks, [], set()
+        return {key: torch.cat([c[key] for c in chunks]) for key in chunks[0]} if chunks else None
+
+
+class _TappedExtractor:
+    """The evaluator's extractor as seen through a Tap."""
+
+    def __init__(self, tap: Tap):
+        self._tap = tap
+
+    def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self._tap.inner.features(images)
+        if id(images) in self._tap.generated:
+            self._tap.chunks.append({key: value.detach() for key, value in out.items()})
+        return out
+
+    def __getattr__(self, name: str):
+        return getattr(self._tap.inner, name)
+
+
 class Probe:
     """Lazy observations for one run's monitors."""
 
@@ -45,6 +91,7 @@ class Probe:
         self.evaluator = evaluator  # () -> the run's Evaluator (built on first use), or None
         self.sampler = sampler  # (generator, n, seed) -> images; default ganforge.sampling.sample_images
         self._pairs = None  # (train, held-out) batches, loaded on the first gap check
+        self.tap: Tap | None = None  # the evaluation's own sample features, once tapped
         self._real = None
         self.evaluation: dict | None = None
         self._memo: dict[str, object] = {}
@@ -52,7 +99,15 @@ class Probe:
     def at(self, evaluation: dict | None = None) -> "Probe":
         """Start a check (forgets the last check's observations)."""
         self.evaluation, self._memo = evaluation, {}
+        taken = self.tap.take() if evaluation is not None and self.tap is not None else None
+        if taken is not None:
+            self._memo["samples"] = taken
         return self
+
+    def watch_evaluator(self, evaluator) -> None:
+        """Read the sample features of ``evaluator``'s calls (its fixed latents, its n) from now on."""
+        if self.tap is None and getattr(evaluator, "extractor", None) is not None:
+            self.tap = Tap(evaluator)
 
     def _once(self, name: str, compute: Callable[[], object]):
         if name not in self._memo:
@@ -107,7 +162,8 @@ class Probe:
         return evaluator, getattr(evaluator, "extractor", None)
 
     def samples(self) -> dict[str, torch.Tensor] | None:
-        """Extractor features of ``monitors.samples`` images from fixed latents (the same every check)."""
+        """Extractor features of a fixed-seed sample batch: the evaluation's own when tapped, else
+        ``monitors.samples`` images from fixed latents of the probe's (the same every check)."""
         def compute():
             _, extractor = self._extractor()
             if extractor is None:

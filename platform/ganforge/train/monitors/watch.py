@@ -49,6 +49,11 @@ class Watch:
         if observers is not None and self.spec.monitors.enabled:
             observers.append(self.meter.add)
 
+    def watch_evaluator(self, evaluator) -> None:
+        """Let the monitors read the evaluation's own sample features (call once it is built)."""
+        if self.probe.evaluator is not None:
+            self.probe.watch_evaluator(evaluator)
+
     def on_log(self, done: int) -> dict[str, float]:
         """The log-interval monitors and ADA's p / r_t (logged here); returns them."""
         values = dict(self.modules.extras["ada"].metrics()) if "ada" in self.modules.extras else {}
