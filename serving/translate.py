@@ -15,7 +15,7 @@ generator deployment (:class:`TranslateServing`): app.py wires both.
 """
 
 import asyncio
-from typing import Literal, Optional
+from typing import Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -68,6 +68,8 @@ def require_translator(info: dict) -> None:
 def input_shape_for(info: dict, direction: Optional[str]) -> tuple[list[int], Optional[str]]:
     """(the input shape of the asked direction, the direction to run: None for a paired model);
     422 when a paired model is given a direction."""
+    if direction is not None and direction not in DIRECTIONS:
+        raise HTTPException(422, f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}")
     if info["task"] == "unpaired":
         way = direction or DIRECTIONS[0]
         return info["directions"][way]["input_shape"], way
@@ -108,9 +110,9 @@ class TranslateRoutes:
             None, description="which translation model (GET /v1/models) for a raw image body; multipart and JSON "
                               "bodies may name it in their own 'model' field; default: the first paired or "
                               "unpaired model"),
-            direction: Optional[Literal["a2b", "b2a"]] = Query(
+            direction: Optional[str] = Query(
                 None, description="unpaired models (CycleGAN): a2b (domain A -> B, the default) or b2a; "
-                                  "paired models take none")) -> Response:
+                                  "paired models take none", json_schema_extra={"enum": list(DIRECTIONS)})) -> Response:
         """Translate one image with a paired model (pix2pix, SRResNet, SRGAN), or either way with an
         unpaired one (CycleGAN, ``direction``); the output as PNG.
 

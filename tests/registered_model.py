@@ -102,3 +102,21 @@ def save_tiny_translator(directory: Path, family: str = "pix2pix", seed: int = 0
     torch.manual_seed(seed)
     generator = task_of(spec).build_generator(spec, meta)
     return atomic_save(generator_state(generator, spec.to_dict(), meta, step=step), directory / GENERATOR_FILE)
+
+
+def save_tiny_cyclegan(directory: Path, seed: int = 0, step: int = 3) -> Path:
+    """An untrained unpaired CycleGAN generator pair (grey 16 px domain A <-> RGB 16 px domain B, so
+    each direction has its own input and output shapes; weights fixed by ``seed``) saved as training
+    saves one; returns the ``generator.pt`` file."""
+    from ganforge.config import ExperimentSpec
+    from ganforge.tasks import task_of
+    from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state
+
+    spec = ExperimentSpec(name=directory.name, task="unpaired", data={"name": "digits-inverted", "resolution": 16},
+                          model={"name": "cyclegan", "options": {"ngf": 2, "ndf": 2, "n_blocks": 1, "n_layers_d": 1}},
+                          loss={"weights": {"identity": 0.0}})
+    meta = {"img_shape": [3, 16, 16], "input_shape": [1, 16, 16], "shape_a": [1, 16, 16], "shape_b": [3, 16, 16],
+            "scale": 1, "num_classes": 0}
+    torch.manual_seed(seed)
+    generator = task_of(spec).build_generator(spec, meta)
+    return atomic_save(generator_state(generator, spec.to_dict(), meta, step=step), directory / GENERATOR_FILE)

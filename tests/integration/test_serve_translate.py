@@ -1,5 +1,5 @@
-"""POST /v1/translate on 127.0.0.1: paired models (a pix2pix and an x2 SRResNet checkpoint) beside
-a generator in one Serve app with token auth on (as a server beyond loopback runs), started once
+"""POST /v1/translate on 127.0.0.1: paired models (a pix2pix and an x2 SRResNet checkpoint) and an
+unpaired CycleGAN (grey A <-> RGB B, both directions) beside a generator in one Serve app with token auth on (as a server beyond loopback runs), started once
 for the module. (Loading a registered paired model is
 the generator file's path as for any model; test_pyfunc_models.py registers every paired family.)
 
@@ -23,7 +23,7 @@ import requests
 import torch
 from chromium import Page, chromium_page
 from PIL import Image
-from registered_model import save_tiny_generator, save_tiny_translator
+from registered_model import save_tiny_cyclegan, save_tiny_generator, save_tiny_translator
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def app(ray_session, tmp_path_factory):
-    """(base URL, {name: generator file}): pix and sr (paired) and gen (generate), checkpoint dirs.
+    """(base URL, {name: generator file}): pix and sr (paired), gen (generate), cyc (unpaired), checkpoint dirs.
     Serve starts once for the module."""
     from ray import serve
 
@@ -44,7 +44,7 @@ def app(ray_session, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("serve-translate")
     files = {"pix": save_tiny_translator(root / "pix", "pix2pix"), "sr": save_tiny_translator(root / "sr", "srresnet"),
-             "gen": save_tiny_generator(root / "gen")}
+             "gen": save_tiny_generator(root / "gen"), "cyc": save_tiny_cyclegan(root / "cyc")}
     (root / "token").write_text(TOKEN)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -160,8 +160,50 @@ def test_models_state_task_input_shape_and_scale(app):
     models = {m["name"]: m for m in requests.get(f"{app[0]}/v1/models", headers=AUTH, timeout=60).json()["models"]}
     assert {k: (m["task"], m["input_shape"], m["scale"], m["resolution"], m["channels"]) for k, m in models.items()} == {
         "pix": ("paired", [3, 32, 32], 1, [32, 32], 3), "sr": ("paired", [1, 16, 16], 2, [32, 32], 1),
-        "gen": ("generate", None, None, [32, 32], 1)}
+        "gen": ("generate", None, None, [32, 32], 1), "cyc": ("unpaired", [1, 16, 16], 1, [16, 16], 3)}
     assert models["pix"]["model"] == "pix2pix" and models["sr"]["model"] == "srresnet"
+    assert models["cyc"]["directions"] == {"a2b": {"input_shape": [1, 16, 16], "output_shape": [3, 16, 16]},
+                                           "b2a": {"input_shape": [3, 16, 16], "output_shape": [1, 16, 16]}}
+
+
+def directed(url: str, data: bytes, direction: str | None, model: str = "cyc") -> requests.Response:
+    params = {"model": model, **({"direction": direction} if direction else {})}
+    return post(f"{url}/v1/translate", data=data, headers={"content-type": "image/png"}, params=params)
+
+
+def expected_way(generator, image: Image.Image, direction: str) -> np.ndarray:
+    """What an unpaired model makes of an image of the direction's input size and mode."""
+    return expected(lambda x: generator(x, direction), image)
+
+
+def test_an_unpaired_model_translates_both_ways(app, generators):
+    """cyc: a2b (the default) takes grey and answers RGB, b2a takes RGB and answers grey; an RGB
+    upload to a2b is converted to grey by the fit rule."""
+    url, grey, rgb = app[0], photo(16, 16, "L"), photo(16, 16)
+    a2b = output(directed(url, encoded(grey), "a2b"))
+    assert a2b.shape == (16, 16, 3)
+    close(a2b, expected_way(generators["cyc"], grey, "a2b"))
+    close(output(directed(url, encoded(grey), None)), a2b)
+    b2a = output(directed(url, encoded(rgb), "b2a"))
+    assert b2a.shape == (16, 16)
+    close(b2a, expected_way(generators["cyc"], rgb, "b2a"))
+    close(output(directed(url, encoded(rgb), "a2b")), expected_way(generators["cyc"], rgb.convert("L"), "a2b"))
+
+
+def test_jobs_of_both_directions_share_a_batch_without_mixing(tmp_path):
+    """translate_jobs runs one forward per (model, direction): each job gets what it gets alone."""
+    from ganforge.commands.serve import serving_module
+    from ganforge.sampling import load_generator
+
+    serving_module()
+    from serving.translate import translate_jobs
+
+    models = {"cyc": load_generator(str(save_tiny_cyclegan(tmp_path / "cyc").parent)).generator}
+    jobs = [{"model": "cyc", "x": torch.rand(1, 16, 16), "direction": "a2b"},
+            {"model": "cyc", "x": torch.rand(3, 16, 16), "direction": "b2a"},
+            {"model": "cyc", "x": torch.rand(1, 16, 16), "direction": "a2b"}]
+    together = translate_jobs(models, jobs)
+    assert together == [translate_jobs(models, [job])[0] for job in jobs]
 
 
 def test_concurrent_clients_are_batched_without_changing_anyone_s_output(app, generators):
@@ -227,6 +269,11 @@ BAD = [  # (id, send(url) -> response, status, what the message names)
      422, "use /v1/translate"),
     ("interpolate-a-translator", lambda url: post(f"{url}/v1/interpolate", json={"model": "pix", "seed_a": 1, "seed_b": 2}),
      422, "'pix' is a paired model"),
+    ("direction-for-a-paired-model", lambda url: directed(url, encoded(photo()), "b2a", model="pix"),
+     422, "translates one way"),
+    ("unknown-direction", lambda url: directed(url, encoded(photo(16, 16, "L")), "sideways"), 422, "a2b"),
+    ("generate-an-unpaired-model", lambda url: post(f"{url}/v1/generate", json={"model": "cyc"}),
+     422, "use /v1/translate"),
 ]
 
 
