@@ -103,7 +103,7 @@ class LossSpec(RegisteredSection):
     name: str = Field("non-saturating", description="registered adversarial loss (see `ganforge losses`)")
     n_critic: int = Field(1, ge=1, description="discriminator updates per generator update")
     regularizers: list[RegularizerSpec] = Field(default_factory=list, description="extra terms, e.g. gradient-penalty")
-    weights: dict[str, float] = Field(default_factory=dict, description="weights of the task's loss terms (paired: adversarial, l1, mse, content); unset ones take the model family's paper values")
+    weights: dict[str, float] = Field(default_factory=dict, description="weights of the task's loss terms (paired: adversarial, l1, mse, content; unpaired: adversarial, cycle, identity); unset ones take the model family's paper values")
     content_network: Literal["auto", "vgg19", "inception"] = Field("auto", description="features of the content (perceptual) loss: vgg19 (local weights), inception (the setup's port), auto: vgg19 when its weights are found")
     content_weights: str | None = Field(None, description="local file of the content network's weights (default: GANFORGE_VGG19_WEIGHTS)")
     options: dict[str, Any] = Field(default_factory=dict, description="loss-specific options")
@@ -283,7 +283,7 @@ class AdaptSpec(Strict):
 
 class ExperimentSpec(Strict):
     name: str = Field("experiment", description="experiment name (run names, registered model default)")
-    task: str = Field("generate", description="what is learnt: generate (G(z, y)), paired (image-to-image from (input, target) pairs), adapt (few-shot adaptation); see `ganforge tasks`")
+    task: str = Field("generate", description="what is learnt: generate (G(z, y)), paired (image-to-image from (input, target) pairs), unpaired (two domains A <-> B: CycleGAN), adapt (few-shot adaptation); see `ganforge tasks`")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     loss: LossSpec = Field(default_factory=LossSpec)

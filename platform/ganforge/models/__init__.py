@@ -9,7 +9,9 @@ and a static ``build(spec: ModelSpec, img_shape, num_classes) -> (G, D)``.
 
 A family's ``task`` class attribute says what it learns: absent (or ``"generate"``) for the
 G(z, y) families above; ``"paired"`` for image-to-image families (pix2pix, srresnet, srgan) whose
-``build(spec, input_shape, target_shape)`` returns G(x) -> y and D(x, y) (notes PAIRED.md).
+``build(spec, input_shape, target_shape)`` returns G(x) -> y and D(x, y) (notes PAIRED.md); ``"unpaired"``
+for two-domain families (cyclegan) whose ``build(spec, shape_a, shape_b)`` returns one module holding
+both generators (``G(x, "a2b" | "b2a")``) and one holding both discriminators (``D(x, "a" | "b")``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Tasks: what a spec learns. Each module registers one ``Task`` (tasks/base.py).
 
 ``generate`` learns G(z, y) (every model family of the zoo); ``paired`` learns G(input) -> target
-from (input, target) pairs (pix2pix, SRResNet, SRGAN); ``adapt`` adapts a trained generator to a
+from (input, target) pairs (pix2pix, SRResNet, SRGAN); ``unpaired`` learns G_AB: A -> B and
+G_BA: B -> A from two domains whose images do not correspond (CycleGAN); ``adapt`` adapts a trained generator to a
 few images (ganforge.adapt: bsa, finetune, freezed). A task owns its data contract, its step,
 its sample grid, its periodic evaluation and how its generator is rebuilt from a file; the
 worker loop, checkpoints, EMA, MLflow, Tune and submit are shared and never branch on a task name.
