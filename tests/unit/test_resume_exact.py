@@ -48,7 +48,7 @@ CASES = {  # name: (overrides, steps, stop)
     "unpaired-cyclegan-pools": ({"task": "unpaired", "data": {"name": "digits-inverted", "resolution": 16},
                                  "model": {"name": "cyclegan", "options": {"ngf": 4, "ndf": 4, "n_blocks": 1,
                                                                            "n_layers_d": 2, "pool_size": 5}},
-                                 "augment": {"preset": "blur+flip", "diffaugment": ""}}, 6, 3),
+                                 "augment": {"preset": "blur+flip", "diffaugment": ""}}, 4, 2),
 }
 
 
