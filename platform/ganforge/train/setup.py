@@ -52,12 +52,19 @@ def build_step(spec, modules: GanModules, rank: int = 0, world: int = 1,
 
         policy = spec.augment.diffaugment
         augment = lambda x, rng: diff_augment(x, policy, rng)  # noqa: E731
+    observers = []
+    if spec.augment.ada is not None:  # the spec refuses ADA with DiffAugment
+        from ganforge.augment.ada_control import build_ada
+
+        augment, observe = build_ada(spec.augment.ada, modules.extras, world)
+        observers.append(observe)
     device = torch.device(device)
     train = spec.train
     config = StepConfig(seed=train.seed, rank=rank, world=world, device=device, ema_decay=train.ema,
                         ema_start=train.ema_start, precision=train.precision,
                         sync_free=device_policy.sync_free(device), channels_last=train.channels_last,
-                        compile=train.compile, augment=augment, scalers=grad_scalers(spec, modules, device))
+                        compile=train.compile, augment=augment, scalers=grad_scalers(spec, modules, device),
+                        observe_real=observers)
     return GanStep(modules, loss, regularizers, config)
 
 

@@ -78,7 +78,9 @@ class StepConfig:
     sync_free: bool = False  # defer host reads of the losses (GPU); see LossGuard
     channels_last: bool = False
     compile: bool = False
-    augment: Callable | None = None  # fn(x, rng) -> x applied to real and fake (DiffAugment)
+    augment: Callable | None = None  # fn(x, rng) -> x applied to real and fake (DiffAugment, ADA)
+    # fn(D's outputs on the augmented reals), called after each D update on every rank (ADA's r_t, the overfitting monitor)
+    observe_real: list = field(default_factory=list)
     scalers: dict = field(default_factory=dict)  # "d"/"g" -> GradScaler (fp16)
 
 
@@ -287,6 +289,8 @@ class GanStep:
         self._backward(sum(t for _, t in kept), "d")
         losses = torch.stack([t.detach().float() for _, t in kept])
         values = self._apply(m.opt_d, list(m.D.parameters()), losses, [n for n, _ in kept], step, "d")
+        for observe in self.cfg.observe_real:
+            observe(real_out)
         for reg in self.regularizers:
             reg.after_d_step(m.D)
         return values
