@@ -61,6 +61,14 @@ def test_two_datasets_takes_class_subsets_of_one_labelled_set():
         check_data(spec("two-datasets", options={**options, "b": {"name": "silhouettes"}}))
 
 
+def test_two_datasets_takes_a_folder_as_a_domain(tmp_path):
+    write(tmp_path / "photos", ["1.png", "2.png"], mode="RGB")
+    options = {"a": {"name": "folder", "root": str(tmp_path / "photos")}, "b": {"name": "digits"}}
+    pairs = build_dataset(spec("two-datasets", options=options, channels=3))
+    assert (len(pairs.a), pairs.shape_a, pairs.shape_b) == (2, (3, 8, 8), (3, 8, 8))
+    assert pairs[1][0].shape == pairs[1][1].shape == torch.Size([3, 8, 8])
+
+
 def test_digits_sources_reads_opencv_s_sheet_with_labels_from_its_rows():
     from ganforge.data.unpaired_digits import OPENCV_DIGITS, opencv_digits
 

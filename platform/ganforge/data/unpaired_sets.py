@@ -67,10 +67,12 @@ def check_domain(spec, domain: DomainOptions, what: str) -> None:
 
 
 def load_domain(spec, domain: DomainOptions, what: str) -> ImageDataset:
-    """The domain's images: its data set, the listed classes, the held-out rule."""
-    from ganforge.data import build_dataset
+    """The domain's images at their own size (build_dataset resizes the chosen ones after): its
+    data set, the listed classes, the held-out rule."""
+    from ganforge.data import _entry
 
-    dataset = select_classes(build_dataset(domain_spec(spec, domain)), domain.classes, what)
+    entry, options_checked = _entry(domain_spec(spec, domain))
+    dataset = select_classes(entry.load(options_checked), domain.classes, what)
     return every_tenth(dataset, spec.split) if domain.held_out == "every-10th" else dataset
 
 
