@@ -68,7 +68,7 @@ def log_image_grid(client: MlflowClient, run_id: str, images, step: int, nrow: i
 
 
 def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
-                  registered_name: str | None) -> Any:
+                  registered_name: str | None, version_tags: dict[str, str] | None = None) -> Any:
     """Log ``generator_file`` (a ``generator.pt``) as an MLflow pyfunc model in ``run_id``;
     register it if named.
 
@@ -97,6 +97,10 @@ def log_generator(run_id: str, tracking_uri: str, generator_file: str | Path,
                 # Explicit requirements: inferring them costs 6-11 s per log (STACK-NOTES).
                 pip_requirements=[f"ganforge=={__version__}", "torch==2.14.1", "numpy", "pandas"],
             )
+        if registered_name and version_tags and info.registered_model_version:  # e.g. the step it is from
+            client = MlflowClient(tracking_uri)
+            for key, value in version_tags.items():
+                client.set_model_version_tag(registered_name, str(info.registered_model_version), key, value)
     finally:
         # The run stays RUNNING: its owner (the train driver, a Tune trial) sets the final status.
         # Leaving `with start_run` marked it FINISHED while Train was still closing the run, and a

@@ -191,6 +191,9 @@ def _outcome(result, spec, run_id: str, tracking_uri: str, client: MlflowClient)
     if error:
         raise TrainingError(f"{error} Last good checkpoint: {checkpoint or 'none yet'}; "
                             f"resume with --resume {run_id} after changing the spec.")
+    stopped = client.get_run(run_id).data.tags.get("ganforge.stopped_by")  # train.stop_on (train/monitors)
+    if stopped:
+        say(f"stopped early: the {stopped} alarm is in train.stop_on; the registered model is the best evaluated one")
     client.set_terminated(run_id, status="FINISHED")
     return TrainOutcome(run_id, tracking_uri, checkpoint, dict(result.metrics or {}),
                         spec.tracking.registered_model, _registered_version(client, run_id, spec))

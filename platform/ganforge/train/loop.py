@@ -25,6 +25,8 @@ from ganforge.train.batches import BatchStream
 from ganforge.train.checkpoint import load_checkpoint, restore, save_checkpoint
 from ganforge.tasks import task_of
 from ganforge.train.progress import PhaseClock
+from ganforge.train.monitors import agree_to_stop
+from ganforge.train.monitors.watch import check_due
 from ganforge.train.reporter import Rank0Reporter
 from ganforge.train.step import NonFiniteLossError, host_values
 from ganforge.train.storage import local_copy
@@ -91,6 +93,9 @@ def train_loop_per_worker(config: dict) -> None:
     stream.seek(start * spec.loss.n_critic)
     spec_dict = spec.to_dict()
     reporter = Rank0Reporter(spec, config, meta, modules, device, start, source, dataset) if rank == 0 else None
+    if reporter:
+        reporter.watch.attach(step_fn)  # D's outputs on reals feed the overfitting monitor's r_t
+    stop = False
     train = spec.train
     guard = getattr(step_fn, "guard", None)  # the step's deferred non-finite check, if it has one
     clock = PhaseClock()  # where a step's time goes; rank 0 logs it (time_*_ms)
@@ -113,8 +118,12 @@ def train_loop_per_worker(config: dict) -> None:
         clock.lap("step")
         extra = reporter.after_step(done, metrics, clock) if reporter else {}
         clock.lap("rank0")
-        if done % train.checkpoint_every == 0 or done == train.steps:
+        # An alarm train.stop_on lists (rank 0's monitors) stops every rank here, after a checkpoint.
+        stop = check_due(spec, done) and agree_to_stop(bool(reporter and reporter.watch.stop), world, device)
+        if done % train.checkpoint_every == 0 or done == train.steps or stop:
             _report(modules, done, spec_dict, meta, {"step": done, **host_values(metrics), **extra}, rank)
             clock.lap("report")
+        if stop:
+            break
     if reporter:
-        reporter.finish(train.steps)
+        reporter.finish(done if stop else train.steps)

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from ganforge import tracking
 from ganforge.train.checkpoint import GENERATOR_FILE, atomic_save, generator_state, save_checkpoint
 from ganforge.tasks import task_of
+from ganforge.train.monitors.watch import REGISTERED_STEP_TAG, Watch
 from ganforge.train.progress import ProgressClient
 from ganforge.train.setup import sampling_generator
 from ganforge.train.step import host_values
@@ -40,6 +41,8 @@ class Rank0Reporter:
         self.evaluator = None
         self.best = None  # built with the evaluator, seeded from the run's history
         self.start_step = start_step
+        # The monitors, ADA's logged p / r_t and the best evaluated generator (train/monitors/).
+        self.watch = Watch(spec, modules, meta, device, self.client, self.run_id, lambda: self.evaluator)
 
     def after_step(self, done: int, metrics: dict, clock=None) -> dict:
         """Accumulate, and on interval boundaries log; returns extra metrics for Ray's report.
@@ -52,6 +55,7 @@ class Rank0Reporter:
         train = self.spec.train
         if done % train.log_every == 0 or done == train.steps:
             extra.update(self._log_interval(done, clock))
+            extra.update(self.watch.on_log(done))
         if train.sample_every and done % train.sample_every == 0:
             self.sample_grid(done)
         if self.spec.eval.every and done % self.spec.eval.every == 0:
@@ -93,10 +97,11 @@ class Rank0Reporter:
             extractor = getattr(self.evaluator, "extractor", None)
             if extractor is not None:
                 self.client.set_tag(self.run_id, "ganforge.eval_extractor", str(extractor.identity))
+            self.watch.watch_evaluator(self.evaluator)
         results = self.evaluator(sampling_generator(self.modules), best=self.best)
         numeric = {k: float(v) for k, v in results.items() if isinstance(v, (int, float))}
         tracking.log_metrics(self.client, self.run_id, numeric, done)
-        return numeric
+        return {**numeric, **self.watch.on_eval(done, numeric)}
 
     def diverged(self, message: str, step: int) -> None:
         """Record a non-finite loss on the run (the last good checkpoint stays in Ray storage)."""
@@ -112,7 +117,12 @@ class Rank0Reporter:
             generator_file = atomic_save(
                 generator_state(sampling_generator(self.modules), spec_dict, self.meta, step),
                 Path(directory) / GENERATOR_FILE)
-            tracking.log_generator(self.run_id, self.tracking_uri, generator_file, self.spec.tracking.registered_model)
+            # The registered generator is the best evaluated one (the last without evaluations).
+            generator_file, registered_step = self.watch.registered_file(generator_file, step)
+            self.client.set_tag(self.run_id, REGISTERED_STEP_TAG, str(registered_step))
+            tracking.log_generator(self.run_id, self.tracking_uri, generator_file, self.spec.tracking.registered_model,
+                                   version_tags={"ganforge.step": str(registered_step)})
+        self.watch.close()
 
 
 def seeded_best(client: MlflowClient, run_id: str, start_step: int):
