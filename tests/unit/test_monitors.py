@@ -70,6 +70,7 @@ def test_collapse_fires_on_a_generator_that_outputs_one_image(world):
     metrics, lines = check(world, "eval", probe_with(world, Replay(one)))
     assert metrics["monitor.diversity"] < 1e-6 and metrics["monitor.class_coverage"] == 0.1
     assert [line.split(":")[0] for line in lines] == ["[ganforge] ALARM collapse at step 10"]
+    assert "sample diversity 0.000" in lines[0] and "cover 10% of the 10 classes" in lines[0]
 
 
 def test_memorisation_fires_on_a_generator_that_returns_training_images(world):
@@ -233,8 +234,10 @@ def test_monitoring_leaves_the_training_state_untouched(world):
     from ganforge.train.checkpoint import training_state
     from statecompare import differences
 
+    import copy
+
     _, _, modules, _, _ = world
-    before = training_state(modules, 0, {}, {})
+    before = copy.deepcopy(training_state(modules, 0, {}, {}))  # state_dict() holds the live tensors
     probe = probe_with(world)
     check(world, "log", probe)
     check(world, "eval", probe)
