@@ -148,6 +148,7 @@ def main() -> None:
                         "the Inception port at 75 px costs seconds a step on 2 shared cores), inception, vgg16, auto")
     parser.add_argument("--repeats", type=int, default=10, help="KMMD subsets")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--source-dir", help="keep the pretrained source here (and reuse it when it is there)")
     args = parser.parse_args()
     args.steps = sorted(int(s) for s in args.steps.split(","))
     import torch
@@ -157,7 +158,12 @@ def main() -> None:
     torch.set_num_threads(2)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        source = pretrain(args, Path(tmp))
+        kept = Path(args.source_dir) if args.source_dir else None
+        if kept is not None and (kept / "checkpoint.pt").is_file():
+            source = kept
+            print(f"source: {kept} (pretrained earlier)", flush=True)
+        else:
+            source = pretrain(args, kept or Path(tmp))
         scorer = Scorer(adapt_spec("bsa", source, args), args)
         rows = {"source (unadapted)": {s: scorer(load_generator(str(source)).generator) for s in args.steps[:1]}}
         for method in args.methods.split(","):

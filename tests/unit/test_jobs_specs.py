@@ -3,6 +3,7 @@ and builds what it says: its data set, G and D at the spec's sizes, the loss and
 the step; and G's images go through D."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -67,23 +68,29 @@ def with_untrained_source(spec, directory: Path):
     """An adaptation spec pointed at an untrained checkpoint of the jobs/ spec that registers its
     source (so the recipes agree on names, families and image shapes); no perceptual network (its
     weights are the integration test's)."""
-    from ganforge.config import load_spec
-    from ganforge.data import build_dataset
-    from ganforge.models import build_models
     from ganforge.train.checkpoint import atomic_save
 
     name = spec.adapt.source.removeprefix("models:/").split("/")[0].split("@")[0]
+    atomic_save(untrained_source(name), directory / "checkpoint.pt")
+    settings = {**spec.adapt.settings, "perceptual_network": "none"} if spec.adapt.method == "bsa" else spec.adapt.settings
+    return spec.model_copy(update={"adapt": spec.adapt.model_copy(update={"source": str(directory), "settings": settings})})
+
+
+@functools.lru_cache(maxsize=None)
+def untrained_source(name: str) -> dict:
+    """The checkpoint payload of an untrained model of the jobs/ spec registering ``name``."""
+    from ganforge.config import load_spec
+    from ganforge.data import build_dataset
+    from ganforge.models import build_models
+
     recipes = [s for s in map(load_spec, SPECS) if s.tracking.registered_model == name]
-    assert recipes, f"adapt.source {spec.adapt.source}: no spec under jobs/ registers {name!r}"
+    assert recipes, f"adapt.source models:/{name}/...: no spec under jobs/ registers {name!r}"
     source = recipes[0]
     dataset = build_dataset(source.data.model_copy(update={"limit": 16}))
     classes = dataset.num_classes if source.model.conditional else 0
     G, D = build_models(source.model, dataset.img_shape, classes)
     meta = {"img_shape": list(dataset.img_shape), "num_classes": classes}
-    atomic_save({"format": 1, "step": 0, "spec": source.to_dict(), "meta": meta, "G": G.state_dict(),
-                 "D": D.state_dict()}, directory / "checkpoint.pt")
-    settings = {**spec.adapt.settings, "perceptual_network": "none"} if spec.adapt.method == "bsa" else spec.adapt.settings
-    return spec.model_copy(update={"adapt": spec.adapt.model_copy(update={"source": str(directory), "settings": settings})})
+    return {"format": 1, "step": 0, "spec": source.to_dict(), "meta": meta, "G": G.state_dict(), "D": D.state_dict()}
 
 
 def _adapted_generator_samples(modules, step, dataset):
