@@ -115,3 +115,22 @@ def test_bad_weights_and_several_batches_are_refused():
         step_for(modules(), {"l1": 1.0})
     with pytest.raises(ValueError, match="one \\(a, b\\) batch"):
         step_for(modules(), {"cycle": 1.0})([domains(), domains()], 0)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_train_precision_reaches_the_step(precision):
+    """bf16/fp16 autocast (train/precision.py) runs the step's forwards in that dtype with finite
+    terms; fp16 registers its loss scalers as checkpoint extras, as the generate step does."""
+    from ganforge.config import ExperimentSpec
+    from ganforge.data import build_dataset
+    from ganforge.tasks import task_of
+
+    spec = ExperimentSpec(data={"name": "digits-inverted", "resolution": 8, "limit": 8}, train={"precision": precision},
+                          model={"name": "cyclegan", "options": {"ngf": 2, "ndf": 2, "n_blocks": 1, "n_layers_d": 1}})
+    task = task_of(spec)
+    m = task.build_modules(spec, task.meta(build_dataset(spec.data)))
+    step = task.build_step(spec, m)
+    got = step([domains()], 0)
+    assert all(torch.isfinite(torch.tensor(v)) for v in got.values())
+    assert m.extras["pool_b"].images.dtype == (torch.bfloat16 if precision == "bf16" else torch.float16)  # autocast's
+    assert ("grad_scaler_g" in m.extras) == (precision == "fp16")

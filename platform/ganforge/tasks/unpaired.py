@@ -98,8 +98,12 @@ class UnpairedTask(Task):
     def build_step(self, spec, modules, rank=0, world=1, device="cpu"):
         from ganforge.losses import build_loss
 
+        from ganforge.train.setup import grad_scalers
+
         loss, _ = build_loss(spec.loss)
-        config = UnpairedConfig(objective(spec), spec.train.seed, rank, world, spec.train.ema, spec.train.ema_start)
+        device = torch.device(device)
+        config = UnpairedConfig(objective(spec), spec.train.seed, rank, world, spec.train.ema, spec.train.ema_start,
+                                spec.train.precision, device, grad_scalers(spec, modules, device))
         return UnpairedStep(modules, loss, config)
 
     def grid_inputs(self, spec, dataset, device):

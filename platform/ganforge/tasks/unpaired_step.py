@@ -13,17 +13,20 @@ both) on the translations of that same forward, each drawn through its image poo
 A term of weight 0 is not computed; without an adversarial term D is never updated. Framework-free
 and exact under DDP as the other steps: every update goes through train/step.py's
 ``apply_update`` (one flat all-reduce of gradients and losses), and the pools see the global
-batch with the same draws on every rank (tasks/image_pool.py).
+batch with the same draws on every rank (tasks/image_pool.py). ``train.precision`` applies as in
+the generate step: the forwards run under train/precision.py's autocast, fp16's loss scalers
+(``grad_scaler_g`` / ``_d`` extras) scale each backward and step through ``apply_update``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from ganforge.noise import derive_seed
 from ganforge.tasks.image_pool import ImagePool, query_global
+from ganforge.train.precision import autocast
 from ganforge.train.step import GanModules, apply_update, set_requires_grad, update_ema
 
 TERMS = ("adversarial", "cycle", "identity")  # the unpaired task's loss.weights keys
@@ -32,7 +35,7 @@ POOLS = ("pool_a", "pool_b")  # GanModules.extras names: translations into A (fo
 
 @dataclass
 class UnpairedConfig:
-    """How an unpaired step runs: loss weights, the pools' seed, distribution, EMA."""
+    """How an unpaired step runs: loss weights, the pools' seed, distribution, EMA, precision."""
 
     weights: dict[str, float]
     seed: int = 0
@@ -40,6 +43,9 @@ class UnpairedConfig:
     world: int = 1
     ema_decay: float = 0.0
     ema_start: int = 0
+    precision: str = "fp32"  # train.precision: fp32, bf16 or fp16 (autocast of the forwards)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    scalers: dict = field(default_factory=dict)  # "g"/"d" -> fp16's GradScaler
 
 
 def add_pools(modules: GanModules, size: int) -> GanModules:
@@ -66,9 +72,14 @@ class UnpairedStep:
         if missing:
             raise ValueError(f"GanModules.extras lacks {missing}: build the modules with add_pools")
 
-    def _apply(self, optimizer, params, losses: torch.Tensor, names: list[str], step: int) -> dict:
+    def _apply(self, key: str, params, losses: torch.Tensor, names: list[str], step: int) -> dict:
+        optimizer = self.m.opt_g if key == "g" else self.m.opt_d
         return apply_update(optimizer, params, losses, names, step, self.cfg.world,
-                            "Lower the learning rate, or raise loss.weights.cycle.")
+                            "Lower the learning rate, or raise loss.weights.cycle.", scaler=self.cfg.scalers.get(key))
+
+    def _backward(self, key: str, total: torch.Tensor) -> None:
+        scaler = self.cfg.scalers.get(key)
+        (scaler.scale(total) if scaler is not None else total).backward()
 
     def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
         real_out = self.m.D(real, domain) if self.loss.uses_real_in_g else None
@@ -96,10 +107,11 @@ class UnpairedStep:
         m = self.m
         set_requires_grad(m.D, False)
         m.opt_g.zero_grad(set_to_none=True)
-        terms, fakes = self.g_terms(a, b)
-        sum(value for _, value in terms).backward()
+        with autocast(self.cfg.precision, self.cfg.device):
+            terms, fakes = self.g_terms(a, b)
+        self._backward("g", sum(value.float() for _, value in terms))
         losses = torch.stack([value.detach().float() for _, value in terms])
-        values = self._apply(m.opt_g, list(m.G.parameters()), losses, [name for name, _ in terms], step)
+        values = self._apply("g", list(m.G.parameters()), losses, [name for name, _ in terms], step)
         set_requires_grad(m.D, True)
         return values, fakes
 
@@ -117,11 +129,12 @@ class UnpairedStep:
         set_requires_grad(m.D, True)
         m.opt_d.zero_grad(set_to_none=True)
         fake_a, fake_b = self.pooled(fakes, step)
-        d_a = self.loss.d_loss(m.D(a, "a"), m.D(fake_a, "a"))
-        d_b = self.loss.d_loss(m.D(b, "b"), m.D(fake_b, "b"))
-        (d_a + d_b).backward()
-        losses = torch.stack([d_a.detach().float(), d_b.detach().float()])
-        return self._apply(m.opt_d, list(m.D.parameters()), losses, ["d_a_loss", "d_b_loss"], step)
+        with autocast(self.cfg.precision, self.cfg.device):
+            d_a = self.loss.d_loss(m.D(a, "a"), m.D(fake_a, "a")).float()
+            d_b = self.loss.d_loss(m.D(b, "b"), m.D(fake_b, "b")).float()
+        self._backward("d", d_a + d_b)
+        losses = torch.stack([d_a.detach(), d_b.detach()])
+        return self._apply("d", list(m.D.parameters()), losses, ["d_a_loss", "d_b_loss"], step)
 
     def __call__(self, batches: list[tuple[torch.Tensor, torch.Tensor]], step: int) -> dict:
         """A full step on one (a, b) batch: G's update, then D's (when there is an adversarial term)."""
