@@ -145,7 +145,8 @@ class Probe:
 
     def d_gap(self) -> float | None:
         """Where held-out reals sit between training reals (0) and fakes (1) in D's mean logit:
-        (E D(train) - E D(held-out)) / (E D(train) - E D(fake)). None without held-out data."""
+        (E D(train) - E D(held-out)) / (E D(train) - E D(fake)). None without held-out data, or while
+        D scores fakes at least as high as training reals."""
         def compute():
             if self._pairs is None:
                 self._pairs = heldout_images(self.spec.data, self.spec.monitors.heldout) or ()
@@ -154,7 +155,9 @@ class Probe:
             (train, y_train), (held, y_held) = self._pairs
             on_train, on_held = self._mean_logit(train, y_train), self._mean_logit(held, y_held)
             on_fake = self._mean_logit(*self._fakes(len(train)))
-            return (on_train - on_held) / max(on_train - on_fake, 1e-6)
+            if on_train <= on_fake:  # D does not yet tell training reals from fakes: no verdict
+                return None
+            return (on_train - on_held) / (on_train - on_fake)
         return self._once("d_gap", compute)
 
     def _extractor(self):

@@ -44,9 +44,11 @@ class Watch:
 
     def attach(self, step_fn) -> None:
         """Feed D's outputs on reals in each D update of ``step_fn`` to the r_t meter (steps
-        without the hook, like the paired task's, give no r_t)."""
+        without the hook, like the paired task's or BSA's, give no r_t and no D gap)."""
         observers = getattr(getattr(step_fn, "cfg", None), "observe_real", None)
-        if observers is not None and self.spec.monitors.enabled:
+        if observers is None:  # not a GanStep (paired, BSA without a D): no r_t, no D gap either
+            self.probe.d_gap = lambda: None
+        elif self.spec.monitors.enabled:
             observers.append(self.meter.add)
 
     def watch_evaluator(self, evaluator) -> None:
