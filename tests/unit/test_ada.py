@@ -106,3 +106,16 @@ def test_hue_and_saturation_keep_luma_and_leave_grey_images_alone():
 def test_unknown_pipeline_names_the_valid_ones():
     with pytest.raises(KeyError, match="bgc"):
         members("bgcx")
+
+
+def test_the_spec_takes_ada_and_refuses_it_beside_diffaugment_or_with_an_unknown_pipeline():
+    from ganforge.config import SpecError, spec_from_dict
+
+    spec = spec_from_dict({"augment": {"ada": {"target": 0.6}}, "train": {"stop_on": ["collapse", "divergence"]}})
+    assert (spec.augment.ada.target, spec.augment.ada.interval, spec.augment.ada.kimg) == (0.6, 4, 500.0)
+    with pytest.raises(SpecError, match="augment.ada and augment.diffaugment are both set; use one per run"):
+        spec_from_dict({"augment": {"ada": {}, "diffaugment": "color"}})
+    with pytest.raises(SpecError, match=r"augment.ada.pipeline: unknown ADA pipeline 'bgcx'; valid: bg, bgc"):
+        spec_from_dict({"augment": {"ada": {"pipeline": "bgcx"}}})
+    with pytest.raises(SpecError, match=r"train.stop_on: unknown monitor 'colapse'; valid: collapse, divergence"):
+        spec_from_dict({"train": {"stop_on": ["colapse"]}})
