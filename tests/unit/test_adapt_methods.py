@@ -32,12 +32,12 @@ def run_steps(spec, modules, step_fn, start: int, stop: int) -> None:
         step_fn(real_batches(spec, index), index)
 
 
-def adversarial(tmp_path, method: str, settings: dict | None = None):
+def adversarial(tmp_path, method: str, settings: dict | None = None, steps: int = 1):
     spec = adapt_spec(save_source(tmp_path), method, settings, loss={"name": "hinge"})
     _, _, modules, step = build(spec)
     before = {"G": {k: v.clone() for k, v in modules.G.named_parameters()},
               "D": {k: v.clone() for k, v in modules.D.named_parameters()}}
-    run_steps(spec, modules, step, 0, 2)
+    run_steps(spec, modules, step, 0, steps)
     moved = {net: {k for k, v in getattr(modules, net).named_parameters() if not torch.equal(v, before[net][k])}
              for net in ("G", "D")}
     return modules, before, moved
@@ -75,18 +75,18 @@ def test_a_resumed_adaptation_ends_where_the_uninterrupted_one_ends(tmp_path, me
 
     settings = {"latent_noise": 0.05} if method == "bsa" else None  # the noise is drawn per step: exact too
     spec = adapt_spec(save_source(tmp_path), method, settings, loss={"name": "hinge"},
-                      schedule={"name": "step", "options": {"step_size": 2, "gamma": 0.5}}, train={"steps": 5})
+                      schedule={"name": "step", "options": {"step_size": 2, "gamma": 0.5}}, train={"steps": 4})
     _, meta, whole, step = build(spec)
-    run_steps(spec, whole, step, 0, 5)
+    run_steps(spec, whole, step, 0, 4)
     _, _, first, step = build(spec)
-    run_steps(spec, first, step, 0, 3)
-    save_checkpoint(first, 3, spec.to_dict(), meta, tmp_path / "ckpt")
+    run_steps(spec, first, step, 0, 2)
+    save_checkpoint(first, 2, spec.to_dict(), meta, tmp_path / "ckpt")
     _, _, second, step = build(spec)
-    assert restore(second, load_checkpoint(tmp_path / "ckpt")) == 3
-    run_steps(spec, second, step, 3, 5)
+    assert restore(second, load_checkpoint(tmp_path / "ckpt")) == 2
+    run_steps(spec, second, step, 2, 4)
     expected, got = final_state(whole), final_state(second)
     assert not differences(expected, got), differences(expected, got)[:5]
-    assert expected["opt_g"]["state"] and expected["sched_g"]["last_epoch"] == 5  # compared something real
+    assert expected["opt_g"]["state"] and expected["sched_g"]["last_epoch"] == 4  # compared something real
 
 
 def gradients(step_fn, modules, step: int) -> dict:
