@@ -108,7 +108,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     document = base_document(args.steps, args.eval_every, args.n)
-    results = [run(name, document) for name in args.configs.split(",")]
+    results = []
+    for name in args.configs.split(","):  # each result as it comes: a long run can be cut short
+        results.append(run(name, document))
+        print(json.dumps({k: v for k, v in results[-1].items() if k != "fids"}), flush=True)
     print(f"\nlfw-faces (100 grey faces) at 32 px, DCGAN ngf/ndf 32, batch 32, {args.steps} steps, "
           f"FID (Inception, n={args.n}) every {args.eval_every}\n")
     print(f"{'config':<13}{'final FID':>10}{'best FID':>10}{'at step':>9}{'p':>8}{'monitors':>10}{'of wall':>9}"
