@@ -129,3 +129,14 @@ def test_serving_forwards_run_batched_in_the_chosen_precision(monkeypatch):
     assert len(forward_jobs({"g": generator}, jobs, {"g": "bf16"})) == 2
     assert seen == [(torch.bfloat16, 4)]  # one forward over both jobs, in bf16
     assert serving_precision(spec_with(precision="bf16"), "cpu") == "fp32"  # CPU replicas keep fp32
+
+
+def test_deterministic_turns_on_deterministic_algorithms(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        device_policy.configure_backends(torch.device("cpu"), deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert device_policy.os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"  # before cuBLAS starts
+    finally:
+        torch.use_deterministic_algorithms(before)
