@@ -36,6 +36,9 @@ WORKER_ENV = {
     # idle. A poll is one cheap RPC per worker. Here so Tune trials (the drivers of their own
     # Train runs) get it; ``connect`` sets it for the command's own driver.
     TRAIN_POLL_ENV: "0.25",
+    # A trial runs where the user started the search (relative paths in a spec, MLflow's default
+    # ./mlruns artifact root), not in its Tune trial directory.
+    "RAY_CHDIR_TO_TRIAL_DIR": "0",
 }
 
 

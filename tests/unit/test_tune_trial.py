@@ -39,7 +39,8 @@ def test_a_trial_that_finished_before_the_interruption_is_not_trained_again(mlfl
         (train_dir / name / "checkpoint.pt").write_bytes(b"x")
     client.set_tag(run_id, tracking.CHECKPOINT_TAG, str(train_dir))
     client.set_terminated(run_id, "FINISHED")
-    monkeypatch.setattr(trial_module, "fit_and_forward", lambda *a, **k: pytest.fail("the finished trial trained again"))
+    for path in ("fit_and_forward", "_train_in_trial"):
+        monkeypatch.setattr(trial_module, path, lambda *a, **k: pytest.fail("the finished trial trained again"))
 
     trial_module.run_trial({"optim.g.lr": 1e-3}, base={"name": "t", "data": {"name": "digits"}}, parent_run_id=parent,
                            tracking_uri=mlflow_uri, search_name="search", metric="fid", mode="min", resources={})
@@ -51,7 +52,11 @@ def test_a_trial_that_finished_before_the_interruption_is_not_trained_again(mlfl
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
-def test_an_interrupted_trial_trains_on_in_its_own_child_run(mlflow_uri, fake_tune, monkeypatch):
+@pytest.mark.parametrize("workers, trains_through", [(1, "_train_in_trial"), (2, "fit_and_forward")])
+def test_an_interrupted_trial_trains_on_in_its_own_child_run(mlflow_uri, fake_tune, monkeypatch, workers,
+                                                             trains_through):
+    """One worker: the loop runs in the trial's process, its checkpoints are the trial's (Tune's);
+    several: Train in Tune, checkpoints in a fresh Train run's directory."""
     client = MlflowClient(mlflow_uri)
     experiment = client.create_experiment("search")
     parent = client.create_run(experiment).info.run_id
@@ -59,13 +64,19 @@ def test_an_interrupted_trial_trains_on_in_its_own_child_run(mlflow_uri, fake_tu
                                                 trial_module.STOPPED_TAG: "true"})
     client.set_terminated(child.info.run_id, "KILLED")
     fitted = []
-    monkeypatch.setattr(trial_module, "fit_and_forward", lambda *a, **k: fitted.append(a) or SimpleNamespace(metrics={}))
+    monkeypatch.setattr(trial_module, "fit_and_forward", lambda *a, **k: fitted.append("fit_and_forward")
+                        or SimpleNamespace(metrics={}))
+    monkeypatch.setattr(trial_module, "_train_in_trial", lambda *a, **k: fitted.append("_train_in_trial") or {})
+    monkeypatch.setattr(trial_module, "trial_storage_dir", lambda: "/storage/search/trial_0")
 
     trial_module.run_trial({"optim.g.lr": 2e-3}, base={"name": "t", "data": {"name": "digits"}}, parent_run_id=parent,
-                           tracking_uri=mlflow_uri, search_name="search", metric="fid", mode="min", resources={})
+                           tracking_uri=mlflow_uri, search_name="search", metric="fid", mode="min",
+                           resources={"workers": workers})
 
-    assert len(fitted) == 1 and not fake_tune
+    assert fitted == [trains_through] and not fake_tune
     run = client.get_run(child.info.run_id)
+    checkpoints = run.data.tags[tracking.CHECKPOINT_TAG]
+    assert (checkpoints == "/storage/search/trial_0") == (workers == 1)
     assert run.info.status == "FINISHED" and trial_module.STOPPED_TAG not in run.data.tags
     assert run.data.tags["search.optim.g.lr.current"] == "0.002"
 

@@ -93,7 +93,8 @@ def _check_steps_left(resume_from: str, spec: ExperimentSpec) -> int:
     return step
 
 
-def _use_gpu(spec: ExperimentSpec) -> bool:
+def uses_gpu(spec: ExperimentSpec) -> bool:
+    """Whether the run's workers take a GPU each (``auto``: when the cluster has GPUs)."""
     if spec.scaling.use_gpu == "auto":
         return ray.cluster_resources().get("GPU", 0) >= 1
     return bool(spec.scaling.use_gpu)
@@ -101,7 +102,7 @@ def _use_gpu(spec: ExperimentSpec) -> bool:
 
 def build_trainer(spec: ExperimentSpec, loop_config: dict, run_name: str, callbacks: list | None = None) -> TorchTrainer:
     """The TorchTrainer for ``spec`` (also used by tune's per-trial driver, with its callbacks)."""
-    use_gpu = _use_gpu(spec)
+    use_gpu = uses_gpu(spec)
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,

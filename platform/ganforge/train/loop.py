@@ -1,9 +1,10 @@
-"""The Ray Train worker loop: the one training loop that train, tune and submit all run.
+"""The worker loop: the one training loop that train, tune and submit all run.
 
 Each worker builds data, models and the step from the spec, restores the latest checkpoint
 (Ray's after a failure, else the one ``--resume`` named), then steps. Every
-``checkpoint_every`` steps all ranks call ``ray.train.report`` (a barrier); rank 0 attaches the
-checkpoint. Side effects (progress bar, MLflow, sample grids, evaluation) happen on rank 0 only.
+``checkpoint_every`` steps all ranks report (a barrier); rank 0 attaches the checkpoint. It runs
+in Ray Train workers, or in a one-worker Tune trial's own process (``train/session.py``).
+Side effects (progress bar, MLflow, sample grids, evaluation) happen on rank 0 only.
 On a GPU the step reads no losses; every rank checks them (``LossGuard.check``) at the same
 boundaries, where the host reads anyway: log, sample, evaluation and checkpoint steps.
 """
@@ -13,9 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import ray.train
 import torch
-from ray.train.torch import get_device, prepare_data_loader
 
 from ganforge.augment import build_pipeline
 from ganforge.config import ExperimentSpec
@@ -28,16 +27,17 @@ from ganforge.train.progress import PhaseClock
 from ganforge.train.monitors import agree_to_stop
 from ganforge.train.monitors.watch import check_due
 from ganforge.train.reporter import Rank0Reporter
+from ganforge.train.session import TrainSession
 from ganforge.train.step import NonFiniteLossError, host_values
 from ganforge.train.storage import local_copy
 
 DIVERGED = "diverged"
 
 
-def _restore_point(config: dict) -> tuple[dict | None, str | None]:
+def _restore_point(config: dict, session) -> tuple[dict | None, str | None]:
     """(checkpoint, where it came from) to continue from: Ray's (after a worker failure) wins
     over ``resume_from`` (--resume, or the Tune checkpoint a trial restarts from)."""
-    checkpoint = ray.train.get_checkpoint()
+    checkpoint = session.checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             return load_checkpoint(directory), checkpoint.path
@@ -47,14 +47,14 @@ def _restore_point(config: dict) -> tuple[dict | None, str | None]:
     return None, None
 
 
-def _report(modules, step: int, spec_dict: dict, meta: dict, metrics: dict, rank: int) -> None:
+def _report(session, modules, step: int, spec_dict: dict, meta: dict, metrics: dict) -> None:
     """All ranks report (a barrier); rank 0 attaches an atomically written checkpoint."""
-    if rank != 0:
-        ray.train.report(metrics, checkpoint=None)
+    if session.rank != 0:
+        session.report(metrics)
         return
     with tempfile.TemporaryDirectory() as directory:
         save_checkpoint(modules, step, spec_dict, meta, directory)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+        session.report(metrics, directory)
 
 
 def reads_losses(spec: ExperimentSpec, done: int) -> bool:
@@ -72,23 +72,27 @@ def _build_data(spec: ExperimentSpec):
 
 def train_loop_per_worker(config: dict) -> None:
     """Ray Train entry point. ``config``: spec (dict), run_id, tracking_uri, resume_from."""
+    run_loop(config, TrainSession())
+
+
+def run_loop(config: dict, session) -> None:
+    """The loop under ``session`` (train/session.py): a Ray Train worker's, or a Tune trial's."""
     spec = ExperimentSpec(**config["spec"])
     # MLflow sources the spec names (model.init_from) resolve in the run's own store.
     os.environ.setdefault("MLFLOW_TRACKING_URI", config["tracking_uri"])
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
+    rank, world = session.rank, session.world
     torch.set_num_threads(spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker)))
-    device = get_device()
+    device = session.device()
     device_policy.configure_backends(device, spec.train.deterministic)
     task = task_of(spec)  # what is learnt: its data contract, modules and step (tasks/)
     dataset = _build_data(spec)
     meta = task.meta(dataset)
     modules = task.build_modules(spec, meta, world, device)
     step_fn = task.build_step(spec, modules, rank, world, device)
-    payload, source = _restore_point(config)
+    payload, source = _restore_point(config, session)
     start = restore(modules, payload) if payload else 0
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed, rank, world, spec.data.num_workers,
-                         prepare=lambda loader: prepare_data_loader(loader, add_dist_sampler=False),
+                         prepare=session.prepare,
                          pin_memory=device_policy.pin_memory(device))
     stream.seek(start * spec.loss.n_critic)
     spec_dict = spec.to_dict()
@@ -113,7 +117,7 @@ def train_loop_per_worker(config: dict) -> None:
             bad = step if err.step is None else err.step
             if reporter:
                 reporter.diverged(str(err), bad)
-            ray.train.report({"step": bad, "status": DIVERGED}, checkpoint=None)
+            session.report({"step": bad, "status": DIVERGED})
             return
         clock.lap("step")
         extra = reporter.after_step(done, metrics, clock) if reporter else {}
@@ -121,7 +125,7 @@ def train_loop_per_worker(config: dict) -> None:
         # An alarm train.stop_on lists (rank 0's monitors) stops every rank here, after a checkpoint.
         stop = check_due(spec, done) and agree_to_stop(bool(reporter and reporter.watch.stop), world, device)
         if done % train.checkpoint_every == 0 or done == train.steps or stop:
-            _report(modules, done, spec_dict, meta, {"step": done, **host_values(metrics), **extra}, rank)
+            _report(session, modules, done, spec_dict, meta, {"step": done, **host_values(metrics), **extra})
             clock.lap("report")
         if stop:
             break

@@ -16,9 +16,9 @@ from ganforge import tracking
 from ganforge.config import ExperimentSpec
 from ganforge.train.storage import join, read_text, storage_root, write_text
 from ganforge.tune.space import SearchConfig, parse_search, scheduler_class, trial_iterations
-from ganforge.tune.trial import SEARCH_TAG, mark_stopped, run_trial, trial_spec
+from ganforge.tune.trial import SEARCH_TAG, in_trial_process, mark_stopped, run_trial, trial_spec
 
-TUNE_CPU_PER_TRIAL = 0.01  # the trial driver only waits on its TorchTrainer (0 raises in Tune)
+TUNE_CPU_PER_TRIAL = 0.01  # a Train-in-Tune trial only waits on its TorchTrainer (0 raises in Tune)
 
 
 class SearchError(RuntimeError):
@@ -78,7 +78,26 @@ def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, u
     function = tune.with_parameters(run_trial, base=base, parent_run_id=parent_run_id, tracking_uri=uri,
                                     search_name=name, metric=search.metric, mode=search.mode,
                                     resources=search.resources)
-    return tune.with_resources(function, {"CPU": TUNE_CPU_PER_TRIAL})
+    return tune.with_resources(function, trial_resources(trial_spec(base, {}, search.resources)))
+
+
+def trial_resources(spec: ExperimentSpec) -> dict:
+    """What Tune reserves for a trial: a one-worker trial trains in its own process, so it holds
+    that worker's CPUs (and GPU); a Train-in-Tune trial's workers hold theirs through Train."""
+    if not in_trial_process(spec):
+        return {"CPU": TUNE_CPU_PER_TRIAL}
+    from ganforge.train.driver import uses_gpu
+
+    return {"CPU": spec.scaling.cpus_per_worker, "GPU": 1 if uses_gpu(spec) else 0}
+
+
+def _failure_config(spec: ExperimentSpec, search: SearchConfig):
+    """A one-worker trial's restarts are Tune's (from the trial's last checkpoint), as Train's
+    would be for a run; Train in Tune restarts its own workers."""
+    from ray import tune
+
+    trial = trial_spec(spec.user_document(), {}, search.resources)
+    return tune.FailureConfig(max_failures=trial.train.max_failures if in_trial_process(trial) else 0)
 
 
 def _tuner(spec, search, parent_run_id, uri, name, storage):
@@ -92,7 +111,7 @@ def _tuner(spec, search, parent_run_id, uri, name, storage):
                                     scheduler=build_scheduler(search, spec),
                                     max_concurrent_trials=search.max_concurrent),
         # Tune keeps copies of the trials' Train checkpoints (PBT copies them between trials).
-        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1,
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1, failure_config=_failure_config(spec, search),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=kept_checkpoints(search))),
     )
 

@@ -1,5 +1,9 @@
-"""One Tune trial: a real ``ganforge train`` run (the same TorchTrainer and worker loop) driven
-from a Tune function trainable, with its own MLflow child run under the search's parent run.
+"""One Tune trial: a real ``ganforge train`` run (the same worker loop) driven from a Tune function
+trainable, with its own MLflow child run under the search's parent run.
+
+A one-worker trial runs the loop in the trial's own process, reporting to Tune directly
+(``train/session.py: TuneSession``); its checkpoints are the trial's Tune checkpoints. A trial
+with several workers needs a DDP worker group, so it runs Train in Tune.
 
 Train-in-Tune (Ray 2.60): the trial function builds a TorchTrainer and fits it. Train's
 ``TuneReportCallback`` would forward metrics only (a checkpoint becomes a ``checkpoint_path``
@@ -142,9 +146,37 @@ def _report_finished(run) -> None:
     tune.report(dict(run.data.metrics), checkpoint=tune.Checkpoint(latest) if latest else None)
 
 
+def in_trial_process(spec: ExperimentSpec) -> bool:
+    """Whether a trial of ``spec`` runs the loop in its own process (one worker), not Train in Tune."""
+    return spec.scaling.workers == 1
+
+
+def trial_storage_dir() -> str:
+    """This trial's directory in the search's storage (where Tune persists its checkpoints), in the
+    form checkpoint paths take (``storage.checkpoint_uri``). Ray 2.60 exposes it only on the session."""
+    from ray.train._internal.session import get_session
+
+    storage = get_session().storage
+    fs = storage.storage_filesystem
+    if fs is None or fs.type_name in ("local", "") or "::" in fs.type_name:
+        return storage.trial_fs_path
+    return f"{fs.type_name}://{storage.trial_fs_path}"
+
+
+def _train_in_trial(loop_config: dict, metric: str, mode: str) -> dict:
+    """The worker loop in this process, reporting to Tune; returns the last metrics it reported."""
+    from ganforge.train.loop import run_loop
+    from ganforge.train.session import TuneSession
+
+    session = TuneSession(metric, mode)
+    run_loop(loop_config, session)
+    return session.last
+
+
 def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str, search_name: str,
               metric: str, mode: str, resources: dict) -> None:
-    """Tune function trainable: train one sampled spec through Ray Train; metrics flow to Tune."""
+    """Tune function trainable: train one sampled spec (in this process, or through Ray Train when
+    it has several workers); metrics and checkpoints flow to Tune."""
     from mlflow.tracking import MlflowClient
     from ray import tune
 
@@ -163,17 +195,22 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     # A fresh Train run each time the trial (re)starts: re-using a Train run name would resume
     # that run's own checkpoint, but after a PBT exploit the trial must continue the donor's.
     run_name = f"{search_name}-{trial_id}-{uuid.uuid4().hex[:6]}"
-    client.set_tag(run_id, tracking.CHECKPOINT_TAG, join(storage_root(spec), run_name))
+    local = in_trial_process(spec)
+    client.set_tag(run_id, tracking.CHECKPOINT_TAG, trial_storage_dir() if local else join(storage_root(spec), run_name))
     start = tune.get_checkpoint()
     resume_from = checkpoint_uri(start) if start is not None else None  # read by the workers from storage
     loop_config = {"spec": spec.to_dict(), "run_id": run_id, "tracking_uri": tracking_uri, "resume_from": resume_from}
     try:
-        result = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
+        if local:
+            last = _train_in_trial(loop_config, metric, mode)
+        else:
+            fitted = fit_and_forward(lambda callbacks: build_trainer(spec, loop_config, run_name, callbacks), metric, mode)
+            last = fitted.metrics or {}
     except SystemExit:  # how ray.tune.report ends a trial the scheduler stopped (ASHA, PBT pause)
         mark_stopped(client, run_id)
         raise
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
-    diverged = (result.metrics or {}).get("status") == "diverged"
+    diverged = last.get("status") == "diverged"
     client.set_terminated(run_id, status="FAILED" if diverged else "FINISHED")
