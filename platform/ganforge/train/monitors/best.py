@@ -37,7 +37,9 @@ class BestKeeper:
 
     def __init__(self, track: str, directory: str | Path):
         self.track = track
-        self.path = Path(directory) / "best-generator.pt"
+        # generator.pt: the one name sampling, serving and evaluate look for in a logged model.
+        self.path = Path(directory) / "best" / "generator.pt"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.key: str | None = None
         self.value: float | None = None
         self.step: int | None = None
