@@ -19,7 +19,9 @@ The first row is the unadapted source. Prints one Markdown table (rows: method, 
     nice -n 19 .venv/bin/python benchmarks/bench_adapt.py            # defaults: the recorded run
     nice -n 19 .venv/bin/python benchmarks/bench_adapt.py --pretrain-steps 1500 --steps 100,500,2000
 
-Recorded (2 shared cores, load ~8, defaults): see the issue 14 closing report.
+Not yet measured: on 2 shared cores at load 10-25 (2026-12-02) three niced runs timed out
+before the first score (pretraining alone: 100 steps in 404 s at load ~10; 40 steps did not end
+within 10 min at load ~20). Run it on an idle machine; the defaults should take a few minutes there.
 """
 from __future__ import annotations
 
