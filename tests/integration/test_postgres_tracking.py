@@ -1,5 +1,5 @@
 """MLflow tracking on PostgreSQL, the backend infra/ deploys for a cluster: a throwaway
-PostgreSQL on 127.0.0.1, `mlflow server` on it, a Tune search of 4 concurrent trials and an
+PostgreSQL on 127.0.0.1, `mlflow server` on it, a Tune search of 2 concurrent trials and an
 evaluation against it. Every trial's params, metrics and artifacts arrive, the best generator is
 registered, and nothing fails (on sqlite, concurrent trials once met a UNIQUE race).
 
@@ -28,7 +28,9 @@ from conftest import REPO, free_port, mlflow_server_on
 
 pytestmark = pytest.mark.integration
 
-LOSSES = ("hinge", "wgan", "wgan-gp", "non-saturating")
+# Two trials at once are the concurrency the sqlite race needed; wgan is the loss whose
+# recommendations (RMSProp, 5 critics) differ from the defaults hinge keeps.
+LOSSES = ("hinge", "wgan")
 SPEC = {
     "name": "pg-search",
     "data": {"name": "digits", "resolution": 16, "limit": 128},
@@ -38,7 +40,7 @@ SPEC = {
               "grid_size": 4, "torch_threads": 1},
     "tracking": {"experiment": "pg-search", "registered_model": "pg-search-best"},
     "search": {"space": {"loss.name": f"grid({', '.join(LOSSES)})"}, "metric": "g_loss", "mode": "min",
-               "scheduler": "none", "max_concurrent": 4, "resources": {"workers": 1, "cpus_per_worker": 0.5}},
+               "scheduler": "none", "max_concurrent": 2, "resources": {"workers": 1, "cpus_per_worker": 0.5}},
 }
 
 
@@ -161,7 +163,7 @@ def test_search_and_evaluation_are_tracked_completely_on_postgresql(search, serv
     outcome, summary = search
     client, runs = child_runs(outcome)
     assert sorted(runs) == sorted(LOSSES)
-    # The four trials wrote at once (the load the sqlite race needed): all started before any ended.
+    # The trials wrote at once (the load the sqlite race needed): all started before any ended.
     assert max(r.info.start_time for r in runs.values()) < min(r.info.end_time for r in runs.values())
     for loss, run in runs.items():
         assert run.info.status == "FINISHED", (loss, run.info.status)
@@ -194,10 +196,8 @@ def test_a_trial_whose_space_picks_wgan_trains_with_rmsprop_and_five_critics(sea
     outcome, _ = search
     _, runs = child_runs(outcome)
     expected = {  # (G optimizer, D optimizer, critics per G step) after each loss's recommendations
-        "wgan": ("rmsprop", "rmsprop", "5"), "wgan-gp": ("adam", "adam", "5"),
-        "hinge": ("adam", "adam", "1"), "non-saturating": ("adam", "adam", "1")}
+        "wgan": ("rmsprop", "rmsprop", "5"), "hinge": ("adam", "adam", "1")}
     for loss, (g_name, d_name, n_critic) in expected.items():
         params = runs[loss].data.params
         assert (params["optim.g.name"], params["optim.d.name"], params["loss.n_critic"]) == (g_name, d_name, n_critic)
     assert float(runs["wgan"].data.params["optim.g.lr"]) == pytest.approx(5e-5)
-    assert yaml.safe_load(runs["wgan-gp"].data.params["optim.g.betas"]) == [0.0, 0.9]
