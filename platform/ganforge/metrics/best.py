@@ -17,10 +17,12 @@ BASELINE_PREFIX = "baseline."  # the prefix of a baseline's values (metrics.tran
 
 def directions() -> dict[str, bool]:
     """plain key -> True when lower is better, False when higher is better, for every registered
-    key: generated-sample metrics and paired translation metrics (psnr_y, ssim_y, l1, ...)."""
+    key: generated-sample metrics, paired translation metrics (psnr_y, ssim_y, l1, ...) and unpaired
+    ones (fid_a2b, cycle_l1, ...)."""
     from ganforge.metrics.translation import directions as translation_directions
+    from ganforge.metrics.unpaired import directions as unpaired_directions
 
-    table: dict[str, bool] = translation_directions()
+    table: dict[str, bool] = {**translation_directions(), **unpaired_directions()}
     for _, definition in METRICS.items():
         table.update({key: True for key in definition.lower_is_better})
         table.update({key: False for key in definition.higher_is_better})

@@ -49,18 +49,9 @@ def planned_keys(metrics: str | Iterable[str], extractor_tag: str | None = None)
     return keys
 
 
-def update_bests(best, values: dict[str, float]) -> dict[str, float]:
-    """``<key>_best`` for the unpaired keys in ``values`` (all lower-is-better), folded into the
-    run's BestTracker ``best`` (its table knows the generate and paired keys only)."""
-    from ganforge.metrics.names import base_key
-
-    out = {}
-    for key, value in values.items():
-        if key.startswith(BASELINE_PREFIX) or value != value or not any(base_key(key) in t for t in UNPAIRED_METRICS.values()):
-            continue
-        best.best[key] = min(best.best.get(key, value), float(value))
-        out[f"{key}_best"] = best.best[key]
-    return out
+def directions() -> dict[str, bool]:
+    """plain key -> True (lower is better) for every key the unpaired metrics report."""
+    return {key: lower for keys in UNPAIRED_METRICS.values() for key, lower in keys.items()}
 
 
 @torch.no_grad()

@@ -131,7 +131,7 @@ class UnpairedTask(Task):
         return planned_keys(metrics, tag) if spec.eval.every else []
 
     def build_evaluator(self, spec, device):
-        from ganforge.metrics.unpaired import evaluate_unpaired, resolve, update_bests
+        from ganforge.metrics.unpaired import evaluate_unpaired, resolve
 
         a, b = held_out_domains(spec, spec.eval.n)
         metrics = list(spec.eval.metrics or self.default_metrics)
@@ -140,7 +140,7 @@ class UnpairedTask(Task):
         def evaluate(generator, best=None):
             results = evaluate_unpaired(generator, a, b, metrics, device, spec.eval.batch_size, extractor=extractor)
             if best is not None:
-                results.update(update_bests(best, results))
+                results.update(best.update(results))
             return results
 
         evaluate.extractor = extractor
