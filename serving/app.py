@@ -193,7 +193,7 @@ class GeneratorServer(TranslateServing):
                 "run_id": loaded.run_id, "step": loaded.info.get("step"), "model": loaded.spec.model.name,
                 "resolution": list(g.img_shape[1:]), "channels": g.img_shape[0], "num_classes": g.num_classes,
                 "z_dim": g.z_dim, "style_based": hasattr(g, "mapping") and hasattr(g, "synthesis"),
-                **describe_task(g, loaded.spec.task), "metrics": _run_metrics(loaded.run_id, self.tracking_uri)}
+                **describe_task(g), "metrics": _run_metrics(loaded.run_id, self.tracking_uri)}
         return g, info
 
     async def info(self, key: str) -> dict:

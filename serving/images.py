@@ -48,29 +48,32 @@ def _raw(body: bytes, content_type: str) -> tuple[bytes, dict]:
     return body, {}
 
 
+FIELDS = ("model", "direction")  # what a JSON or multipart body may name beside its image
+
+
 def _from_json(body: bytes, content_type: str) -> tuple[bytes, dict]:
-    """{"image": base64 PNG/JPEG (a data: URL prefix is allowed), "model": ...}."""
+    """{"image": base64 PNG/JPEG (a data: URL prefix is allowed), "model": ..., "direction": ...}."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise ImageProblem(400, f"body: not valid JSON ({err}); send {{\"image\": \"<base64 PNG or JPEG>\"}}") from err
     if not isinstance(document, dict) or not isinstance(document.get("image"), str):
         raise ImageProblem(422, "image: the JSON body needs an \"image\" field holding a base64 PNG or JPEG")
-    unknown = sorted(set(document) - {"image", "model"})
+    unknown = sorted(set(document) - {"image", *FIELDS})
     if unknown:
-        raise ImageProblem(422, f"body: unknown field(s) {unknown}; the JSON body takes \"image\" and \"model\"")
+        raise ImageProblem(422, f"body: unknown field(s) {unknown}; the JSON body takes \"image\", "
+                                "\"model\" and \"direction\"")
     text = document["image"].split(",", 1)[1] if document["image"].startswith("data:") else document["image"]
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as err:
         raise ImageProblem(400, f"image: not valid base64 ({err})") from err
-    fields = {"model": document["model"]} if document.get("model") is not None else {}
-    return data, fields
+    return data, {key: document[key] for key in FIELDS if document.get(key) is not None}
 
 
 def _from_multipart(body: bytes, content_type: str) -> tuple[bytes, dict]:
     """multipart/form-data: the file part named ``image`` (else the first file part), and a
-    ``model`` text field. Parsed with the standard library's MIME parser (no extra dependency)."""
+    ``model`` and ``direction`` text fields. Parsed with the standard library's MIME parser (no extra dependency)."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
     if not message.is_multipart():
@@ -87,7 +90,7 @@ def _from_multipart(body: bytes, content_type: str) -> tuple[bytes, dict]:
     data = files.get("image", next(iter(files.values()), None))
     if data is None:
         raise ImageProblem(422, "image: the form has no file part; upload the image as the form field 'image'")
-    return data, {"model": fields["model"]} if fields.get("model") else {}
+    return data, {key: fields[key] for key in FIELDS if fields.get(key)}
 
 
 READERS: dict[str, Callable[[bytes, str], tuple[bytes, dict]]] = {

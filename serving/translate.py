@@ -44,10 +44,14 @@ BODY_DOC = {"requestBody": {"required": True, "description": FIT_RULE, "content"
 }}}
 
 
-def describe_task(generator, task: str) -> dict:
+def describe_task(generator) -> dict:
     """What GET /v1/models says about a model's task: input shape [C, h, w] and scale for paired
     models (None for generators, whose input is a latent of ``z_dim``); for unpaired models also
-    ``directions``: {a2b|b2a: {input_shape, output_shape}} (input_shape is a2b's)."""
+    ``directions``: {a2b|b2a: {input_shape, output_shape}} (input_shape is a2b's).
+
+    The task is the generator's own (``generator.task``, as for its MLflow pyfunc), not the spec's
+    that trained it: an adapted generator (spec task ``adapt``) is a G(z) like any other."""
+    task = getattr(generator, "task", "generate")
     if task == "unpaired":
         directions = {way: {"input_shape": [int(s) for s in shapes[0]], "output_shape": [int(s) for s in shapes[1]]}
                       for way, shapes in generator.shapes.items()}
@@ -111,8 +115,8 @@ class TranslateRoutes:
                               "bodies may name it in their own 'model' field; default: the first paired or "
                               "unpaired model"),
             direction: Optional[str] = Query(
-                None, description="unpaired models (CycleGAN): a2b (domain A -> B, the default) or b2a; "
-                                  "paired models take none", json_schema_extra={"enum": list(DIRECTIONS)})) -> Response:
+                None, description="unpaired models (CycleGAN): a2b (domain A -> B, the default) or b2a (a JSON or "
+                                  "multipart body may name it in its own 'direction' field); paired models take none", json_schema_extra={"enum": list(DIRECTIONS)})) -> Response:
         """Translate one image with a paired model (pix2pix, SRResNet, SRGAN), or either way with an
         unpaired one (CycleGAN, ``direction``); the output as PNG.
 
@@ -122,7 +126,7 @@ class TranslateRoutes:
             data, fields = read_upload(await request.body(), request.headers.get("content-type"))
             info = await self._info(fields.get("model") or model or await self._first_translator())
             require_translator(info)
-            shape, way = input_shape_for(info, direction)
+            shape, way = input_shape_for(info, fields.get("direction") or direction)
             x = await asyncio.to_thread(model_input, data, shape, self.max_image_pixels)
         except ImageProblem as problem:
             raise HTTPException(problem.status, problem.detail) from None

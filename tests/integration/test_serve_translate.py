@@ -190,6 +190,18 @@ def test_an_unpaired_model_translates_both_ways(app, generators):
     close(output(directed(url, encoded(rgb), "a2b")), expected_way(generators["cyc"], rgb.convert("L"), "a2b"))
 
 
+def test_json_and_form_bodies_name_the_direction_in_their_own_field(app):
+    """As they name the model: a body's "direction" field is the query parameter's equal."""
+    url, rgb = app[0], photo(16, 16)
+    b2a = output(directed(url, encoded(rgb), "b2a"))
+    by_json = post(f"{url}/v1/translate", json={"image": base64.b64encode(encoded(rgb)).decode(), "model": "cyc",
+                                                "direction": "b2a"})
+    by_form = post(f"{url}/v1/translate", files={"image": ("in.png", encoded(rgb), "image/png")},
+                   data={"model": "cyc", "direction": "b2a"})
+    close(output(by_json), b2a)
+    close(output(by_form), b2a)
+
+
 def test_jobs_of_both_directions_share_a_batch_without_mixing(tmp_path):
     """translate_jobs runs one forward per (model, direction): each job gets what it gets alone."""
     from ganforge.commands.serve import serving_module
