@@ -152,8 +152,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--no-loader", action="store_true", help="skip the input-pipeline headroom rows")
+    parser.add_argument("--threads", type=int, help="override train.torch_threads (both loops; 1 on a busy machine)")
     args = parser.parse_args()
     spec = load_spec(SPEC)
+    if args.threads:
+        spec.train.torch_threads = args.threads
     print(f"load average at start: {load()}")
     plain = plain_loop_images_per_second(spec, args.steps, args.warmup)
     platform, phases = ganforge_images_per_second(spec, args.steps, args.warmup)
