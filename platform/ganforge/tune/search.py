@@ -70,12 +70,12 @@ def kept_checkpoints(search: SearchConfig) -> int:
     return 4 if search.scheduler == "pbt" else 2
 
 
-def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, uri: str, name: str):
+def _trainable(spec: ExperimentSpec, search: SearchConfig, parent_run_id: str, uri: str, name: str, trial_fn=None):
     from ray import tune
 
     base = spec.user_document()  # trials complete it as `ganforge train` would (loss recommendations)
     base["search"] = None
-    function = tune.with_parameters(run_trial, base=base, parent_run_id=parent_run_id, tracking_uri=uri,
+    function = tune.with_parameters(trial_fn or run_trial, base=base, parent_run_id=parent_run_id, tracking_uri=uri,
                                     search_name=name, metric=search.metric, mode=search.mode,
                                     resources=search.resources)
     return tune.with_resources(function, trial_resources(trial_spec(base, {}, search.resources)))
@@ -100,13 +100,13 @@ def _failure_config(spec: ExperimentSpec, search: SearchConfig):
     return tune.FailureConfig(max_failures=trial.train.max_failures if in_trial_process(trial) else 0)
 
 
-def _tuner(spec, search, parent_run_id, uri, name, storage):
+def _tuner(spec, search, parent_run_id, uri, name, storage, trial_fn=None, param_space=None):
     from ray import tune
 
     trial_spec(spec.user_document(), {}, search.resources)  # fail before Ray if resources break the spec
     return tune.Tuner(
-        _trainable(spec, search, parent_run_id, uri, name),
-        param_space=search.param_space(),
+        _trainable(spec, search, parent_run_id, uri, name, trial_fn),
+        param_space=param_space or search.param_space(),
         tune_config=tune.TuneConfig(metric=search.metric, mode=search.mode, num_samples=search.num_samples,
                                     scheduler=build_scheduler(search, spec),
                                     max_concurrent_trials=search.max_concurrent),
@@ -116,7 +116,7 @@ def _tuner(spec, search, parent_run_id, uri, name, storage):
     )
 
 
-def _restore(spec, search, uri) -> tuple:
+def _restore(spec, search, uri, trial_fn=None, param_space=None) -> tuple:
     from ray import tune
 
     pointer = pointer_file(spec)
@@ -127,15 +127,20 @@ def _restore(spec, search, uri) -> tuple:
     path = saved["path"]
     if not tune.Tuner.can_restore(path):
         raise SearchError(f"--resume: {path} holds no restorable Tune experiment")
-    trainable = _trainable(spec, search, saved["parent_run_id"], uri, saved["name"])
+    trainable = _trainable(spec, search, saved["parent_run_id"], uri, saved["name"], trial_fn)
     tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
-                               param_space=search.param_space())
+                               param_space=param_space or search.param_space())
     return tuner, saved
 
 
 def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = False,
-               verbose: bool = False) -> SearchOutcome:
-    """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run."""
+               verbose: bool = False, *, trial_fn=None, param_space: dict | None = None) -> SearchOutcome:
+    """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run.
+
+    ``trial_fn`` (default :func:`run_trial`, same keyword arguments) and ``param_space`` (default
+    the search section's) let ``ganforge study`` run its variants x seeds through this machinery:
+    its trial function maps a Tune config to the dotted spec keys and calls ``run_trial``.
+    """
     from mlflow.tracking import MlflowClient
 
     from ganforge.console import say
@@ -147,7 +152,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     storage = storage_root(spec)
     if resume:
         connect(address, verbose=verbose)
-        tuner, saved = _restore(spec, search, uri)
+        tuner, saved = _restore(spec, search, uri, trial_fn, param_space)
         parent_run_id, name = saved["parent_run_id"], saved["name"]
         client.update_run(parent_run_id, status="RUNNING")
         say(f"resuming search {name} (parent MLflow run {parent_run_id})")
@@ -155,7 +160,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
         name = f"{spec.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         parent_run_id = tracking.create_run(spec, uri, tags={SEARCH_TAG: name, "ganforge.kind": "tune"})
         connect(address, verbose=verbose)
-        tuner = _tuner(spec, search, parent_run_id, uri, name, storage)
+        tuner = _tuner(spec, search, parent_run_id, uri, name, storage, trial_fn, param_space)
         write_text(pointer_file(spec), json.dumps({"name": name, "path": join(storage, name),
                                                    "parent_run_id": parent_run_id}))
         say(f"search {name}: {search.num_samples} sample(s), scheduler {search.scheduler}, "

@@ -1,0 +1,204 @@
+"""A study's report, from MLflow alone: the table (variants x evaluation steps, mean +- std over
+seeds) as Markdown, CSV and HTML, a PNG per metric against steps, and a mosaic of every
+variant's last sample grid; written to a folder and logged under ``report/`` of the parent run.
+
+Everything is read back from the parent run (``study/study.json``) and its child runs (tagged
+with their variant and seed; metric histories; ``samples/*.png``), so ``ganforge study --report
+PARENT_RUN_ID`` rebuilds what the study printed.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import math
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganforge.study.run import SEED_TAG, VARIANT_TAG
+
+History = dict[str, dict[int, float]]  # metric -> step -> value (one run)
+
+
+@dataclass
+class StudyResults:
+    """What the report is made of: the plan and each variant's runs' histories and last samples."""
+
+    name: str
+    variants: list[str]
+    at: list[int]
+    metrics: list[str]
+    histories: dict[str, list[History]]  # variant -> one History per seed's run
+    samples: dict[str, str] = field(default_factory=dict)  # variant -> local PNG of its last sample grid
+
+
+def mean_std(values: list[float]) -> tuple[float, float, int]:
+    """Mean and sample standard deviation (0 for one seed) of the finite values, and their count."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan, 0
+    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0, len(finite)
+
+
+def cells(results: StudyResults) -> dict[tuple[str, str, int], tuple[float, float, int]]:
+    """(variant, metric, step) -> (mean, std, seeds) at every ``at`` step; a run that did not
+    report the step (failed, stopped) is left out of that cell."""
+    out = {}
+    for variant in results.variants:
+        for metric in results.metrics:
+            for step in results.at:
+                values = [h.get(metric, {}).get(step, math.nan) for h in results.histories.get(variant, [])]
+                out[(variant, metric, step)] = mean_std(values)
+    return out
+
+
+def _text(cell: tuple[float, float, int]) -> str:
+    mean, std, n = cell
+    return "n/a" if n == 0 else f"{mean:.4g} ± {std:.2g}"
+
+
+def table(results: StudyResults) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per variant, one column per metric x step."""
+    header = ["variant"] + [f"{m} @ {s}" for m in results.metrics for s in results.at]
+    values = cells(results)
+    rows = [[v] + [_text(values[(v, m, s)]) for m in results.metrics for s in results.at] for v in results.variants]
+    return header, rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def html_table(header: list[str], rows: list[list[str]], title: str) -> str:
+    """A standalone HTML page holding the table."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return (f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+            f"<h1>{html.escape(title)}</h1><table border='1'><tr>{head}</tr>{body}</table></body></html>\n")
+
+
+def _csv(path: Path, results: StudyResults) -> None:
+    """Numbers, not text: one line per variant x metric x step."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["variant", "metric", "step", "mean", "std", "seeds"])
+        for (variant, metric, step), (mean, std, n) in cells(results).items():
+            writer.writerow([variant, metric, step, mean, std, n])
+
+
+def plot_metric(results: StudyResults, metric: str, path: Path) -> None:
+    """``metric`` against every evaluated step, one line per variant (mean, band: +- std over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant in results.variants:
+        runs = results.histories.get(variant, [])
+        steps = sorted({s for h in runs for s in h.get(metric, {})})
+        stats = [mean_std([h.get(metric, {}).get(s, math.nan) for h in runs]) for s in steps]
+        means = [m for m, _, _ in stats]
+        stds = [d for _, d, _ in stats]
+        ax.plot(steps, means, marker="o", label=variant)
+        ax.fill_between(steps, [m - d for m, d in zip(means, stds)], [m + d for m, d in zip(means, stds)], alpha=0.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{results.name}: {metric}")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_mosaic(results: StudyResults, path: Path) -> bool:
+    """Every variant's last sample grid side by side; False when no variant logged samples."""
+    if not results.samples:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    names = [v for v in results.variants if v in results.samples]
+    columns = min(4, len(names))
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        ax.imshow(mpimg.imread(results.samples[name]))
+        ax.set_title(name, fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def write_report(results: StudyResults, output: Path) -> str:
+    """Write table.md/.csv/.html, one PNG per metric and samples.png to ``output``; returns the Markdown."""
+    output.mkdir(parents=True, exist_ok=True)
+    header, rows = table(results)
+    text = markdown(header, rows)
+    (output / "table.md").write_text(text)
+    (output / "table.html").write_text(html_table(header, rows, f"study {results.name}"))
+    _csv(output / "table.csv", results)
+    for metric in results.metrics:
+        plot_metric(results, metric, output / f"{metric}.png")
+    plot_mosaic(results, output / "samples.png")
+    return text
+
+
+# --- from MLflow ------------------------------------------------------------------------------
+
+
+def _history(client, run_id: str, metrics: list[str]) -> History:
+    return {m: {int(p.step): float(p.value) for p in client.get_metric_history(run_id, m)} for m in metrics}
+
+
+def _last_samples(client, run_id: str, folder: Path) -> str | None:
+    """The run's last samples/*.png (names carry the zero-padded step), downloaded to ``folder``."""
+    names = sorted(a.path for a in client.list_artifacts(run_id, "samples") if a.path.endswith(".png"))
+    if not names:
+        return None
+    return client.download_artifacts(run_id, names[-1], str(folder))
+
+
+def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -> StudyResults:
+    """Read a study's plan and every child run's histories (and first seed's last samples) from MLflow."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(parent_run_id)
+    plan = json.loads(Path(client.download_artifacts(parent_run_id, "study/study.json", tempfile.mkdtemp())).read_text())
+    folder = Path(folder or tempfile.mkdtemp())
+    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
+    runs = sorted((r for r in runs if VARIANT_TAG in r.data.tags), key=lambda r: int(r.data.tags.get(SEED_TAG, 0)))
+    histories: dict[str, list[History]] = {}
+    samples: dict[str, str] = {}
+    for run in runs:
+        variant = run.data.tags[VARIANT_TAG]
+        histories.setdefault(variant, []).append(_history(client, run.info.run_id, plan["metrics"]))
+        if variant not in samples:
+            target = folder / f"samples-{len(samples)}"
+            target.mkdir(parents=True, exist_ok=True)
+            found = _last_samples(client, run.info.run_id, target)
+            if found:
+                samples[variant] = found
+    return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories, samples)
+
+
+def report(tracking_uri: str, parent_run_id: str, output: Path) -> str:
+    """Rebuild the report from MLflow into ``output`` and log it under ``report/`` of the parent run."""
+    from mlflow.tracking import MlflowClient
+
+    results = collect(tracking_uri, parent_run_id, Path(tempfile.mkdtemp()))
+    text = write_report(results, Path(output))
+    MlflowClient(tracking_uri).log_artifacts(parent_run_id, str(output), "report")
+    return text
