@@ -83,16 +83,15 @@ def test_channels_last_models_and_batches_compute_the_same_step():
 
 
 def test_compiled_forwards_train_like_eager_and_checkpoints_keep_plain_keys(monkeypatch, tmp_path):
-    monkeypatch.setattr(device_policy, "COMPILE_BACKEND", "aot_eager")  # dynamo + AOT autograd, no C++ build
+    monkeypatch.setattr(device_policy, "COMPILE_BACKEND", "eager")  # dynamo tracing, no C++ build
     spec, compiled = spec_with(), spec_with(compile=True)
     eager_m, compiled_m = build_modules(spec, (1, 16, 16), 0), build_modules(compiled, (1, 16, 16), 0)
     eager, step = build_step(spec, eager_m), build_step(compiled, compiled_m)
     assert step.D is not compiled_m.D  # the step's forwards are compiled, R1 uses D itself (double backward)
-    for t in range(2):
-        assert step(batch(t), t) == pytest.approx(eager(batch(t), t), rel=1e-4)
+    assert step(batch(), 0) == pytest.approx(eager(batch(), 0), rel=1e-4)  # one step: compiling is the cost
     for a, b in zip(eager_m.D.parameters(), compiled_m.D.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
-    save_checkpoint(compiled_m, 2, compiled.to_dict(), META, tmp_path)
+    save_checkpoint(compiled_m, 1, compiled.to_dict(), META, tmp_path)
     assert set(load_checkpoint(tmp_path)["G"]) == set(eager_m.G.state_dict())
 
 
