@@ -168,7 +168,7 @@ def plan_document(base: dict[str, Any], study: "Study") -> dict[str, Any]:
 
 def _check_variants(study: Study) -> list[str]:
     """Every variant's spec must validate and report every metric; one line per problem."""
-    problems = []
+    problems, missing, reported = [], {}, {}
     base = plan_document(study.base, study)
     for name, params in study.variants.items():
         try:
@@ -176,10 +176,14 @@ def _check_variants(study: Study) -> list[str]:
         except (SpecError, SearchSpaceError, KeyError, ValueError) as err:
             problems.append(f"study variants: {err}")
             continue
-        missing = [m for m in study.metrics if m not in _planned(spec)]
-        if missing:
-            problems.append(f"study metrics: variant {name!r} does not report {missing}; reported: "
-                            f"{', '.join(_planned(spec))} (add them to base eval.metrics)")
+        keys = _planned(spec)
+        for metric in study.metrics:
+            if metric not in keys:
+                missing.setdefault(metric, []).append(name)
+                reported[metric] = keys
+    for metric, names in missing.items():
+        problems.append(f"study metrics: {metric!r} is not reported by variant(s) {', '.join(names)}; reported keys: "
+                        f"{', '.join(reported[metric])} (write one of them, or add the metric to base eval.metrics)")
     return problems
 
 
