@@ -1,0 +1,80 @@
+"""The study report from fake histories: mean +- std over seeds per (variant, metric, step),
+the Markdown/CSV/HTML tables and the PNG plots."""
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+FID = "fid"
+
+
+def results(samples=None):
+    from ganforge.study.report import StudyResults
+
+    histories = {
+        "base": [{FID: {5: 10.0, 10: 8.0}}, {FID: {5: 14.0, 10: 6.0}}],  # two seeds
+        "sn": [{FID: {5: 9.0, 10: 7.0}}, {FID: {5: 11.0}}],  # the second seed never reached step 10
+        "lost": [],  # no run
+    }
+    return StudyResults("toy", ["base", "sn", "lost"], [5, 10], [FID], histories, samples or {})
+
+
+def test_cells_are_mean_and_sample_std_over_the_seeds_that_reported_the_step():
+    from ganforge.study.report import cells
+
+    got = cells(results())
+    assert got[("base", FID, 5)] == (12.0, pytest.approx(math.sqrt(8)), 2)
+    assert got[("base", FID, 10)] == (7.0, pytest.approx(math.sqrt(2)), 2)
+    assert got[("sn", FID, 10)] == (7.0, 0.0, 1)
+    mean, std, n = got[("lost", FID, 5)]
+    assert n == 0 and math.isnan(mean)
+
+
+def test_the_table_has_a_row_per_variant_and_a_column_per_metric_and_step():
+    from ganforge.study.report import markdown, table
+
+    header, rows = table(results())
+    assert header == ["variant", "fid @ 5", "fid @ 10"]
+    assert rows == [["base", "12 ± 2.8", "7 ± 1.4"], ["sn", "10 ± 1.4", "7 ± 0"], ["lost", "n/a", "n/a"]]
+    text = markdown(header, rows)
+    assert text.splitlines()[0] == "| variant | fid @ 5 | fid @ 10 |" and "| base | 12 ± 2.8 | 7 ± 1.4 |" in text
+
+
+def _png(path, shade):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    plt.imsave(path, np.full((8, 8, 3), shade))
+    return str(path)
+
+
+def test_write_report_writes_tables_and_plots(tmp_path):
+    import matplotlib.image as mpimg
+
+    from ganforge.study.report import write_report
+
+    samples = {"base": _png(tmp_path / "a.png", 0.2), "sn": _png(tmp_path / "b.png", 0.8)}
+    text = write_report(results(samples), tmp_path / "out")
+    out = tmp_path / "out"
+    assert (out / "table.md").read_text() == text
+    assert "<td>12 ± 2.8</td>" in (out / "table.html").read_text()
+    with (out / "table.csv").open() as handle:
+        rows = {(r["variant"], int(r["step"])): r for r in csv.DictReader(handle)}
+    assert float(rows[("base", 5)]["mean"]) == 12.0 and rows[("sn", 10)]["seeds"] == "1"
+    for name in (f"{FID}.png", "samples.png"):
+        image = mpimg.imread(out / name)
+        assert image.ndim == 3 and image.shape[0] > 100  # a real figure, not an empty file
+
+
+def test_no_samples_no_mosaic(tmp_path):
+    from ganforge.study.report import write_report
+
+    write_report(results(), tmp_path)
+    assert (tmp_path / f"{FID}.png").is_file() and not (tmp_path / "samples.png").exists()
