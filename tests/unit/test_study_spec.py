@@ -119,3 +119,25 @@ def test_shipped_studies_validate_and_their_variants_build(name):
             images = modules.G.eval()(z, y)
             modules.D.eval()(images, y if step.num_classes else None)
         assert images.shape == (2, *dataset.img_shape)
+
+
+def test_the_command_refuses_a_bad_study_before_ray_starts(tmp_path, monkeypatch):
+    """One error line and exit code 2; the study never reaches Ray."""
+    import yaml
+    from typer.testing import CliRunner
+
+    import ganforge.study.run as run
+    from ganforge.cli import _register_commands, app
+
+    if not app.registered_commands:
+        _register_commands()
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started for a study that should have been refused")
+
+    monkeypatch.setattr(run, "run_study", no_ray)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"base": BASE, "at": [4], "metrics": [FID], "grid": {"loss.name": ["nope"]}}))
+    outcome = CliRunner().invoke(app, ["study", str(path)])
+    assert outcome.exit_code == 2, outcome.output
+    assert "variant 'loss.name=nope': loss.name: unknown loss 'nope'" in outcome.output
