@@ -49,6 +49,9 @@ FEATURES = {
     "r1-diffaugment-preset": {"loss": {"name": "non-saturating", "regularizers": [{"name": "r1", "weight": 1.0}]},
                               "augment": {"preset": "blur+flip+affine", "diffaugment": "color,translation,cutout"},
                               "model": SMALL},
+    # p moves after every D update from the all-reduced r_t, and the next update augments with it:
+    # a rank that moved p from its own half of the batch would augment, and so differ, on its own.
+    "ada": {"augment": {"ada": {"target": 0.6, "interval": 1, "kimg": 1, "p": 0.5}}, "model": SMALL},
 }
 
 

@@ -95,7 +95,8 @@ def test_the_adapt_section_is_validated_and_implies_its_task():
         spec_from_dict({"adapt": {"source": "x", "method": "bsb"}})
     with pytest.raises(SpecError, match=r"options of 'bsa'.*lamda"):
         spec_from_dict({"adapt": {"source": "x", "settings": {"lamda": 1}}})
-    with pytest.raises(SpecError, match="remove the augment section"):
-        spec_from_dict({"adapt": {"source": "x"}, "augment": {"diffaugment": "color"}})
+    for augment in ({"diffaugment": "color"}, {"ada": {"target": 0.6}}):
+        with pytest.raises(SpecError, match="remove the augment section"):
+            spec_from_dict({"adapt": {"source": "x"}, "augment": augment})
     with pytest.raises(SpecError, match="task=adapt needs an adapt: section"):
         spec_from_dict({"task": "adapt"})

@@ -99,6 +99,13 @@ def test_a_family_of_another_task_is_refused_naming_both():
         ExperimentSpec(model={"name": "pix2pix"}, data={"name": "silhouettes"}, augment={"diffaugment": "color"})
 
 
+@pytest.mark.parametrize("model, data", [("pix2pix", "silhouettes"), ("cyclegan", "digits-inverted")])
+def test_ada_on_a_translation_task_is_refused_not_ignored(model, data):
+    """Only the generate step augments D's view; a translation step would silently skip augment.ada."""
+    with pytest.raises(ValueError, match=r"augment.ada .*augment.preset"):
+        ExperimentSpec(model={"name": model}, data={"name": data}, augment={"ada": {"target": 0.6}})
+
+
 def test_paired_only_fields_are_refused_on_a_generate_spec_instead_of_ignored():
     with pytest.raises(ValueError, match=r"loss.weights \['l1'\] weigh a paired model's terms"):
         ExperimentSpec(loss={"weights": {"l1": 1.0}})

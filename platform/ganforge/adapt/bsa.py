@@ -147,9 +147,9 @@ class BatchStatisticsAdaptation(AdaptMethod):
 
     def check(self, spec) -> None:
         augment = spec.augment
-        if augment.preset != "none" or augment.transforms or augment.diffaugment:
+        if augment.preset != "none" or augment.transforms or augment.diffaugment or augment.ada:
             raise ValueError("adapt.method=bsa reconstructs each training image from its own latent: remove the augment "
-                             "section (finetune and freezed take augment.diffaugment)")
+                             "section (finetune and freezed take augment.diffaugment or augment.ada)")
 
     def check_source(self, spec, weights) -> None:
         if weights.family not in BSA_FAMILIES:

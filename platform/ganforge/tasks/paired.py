@@ -60,9 +60,11 @@ class PairedTask(Task):
         if spec.loss.regularizers:
             raise ValueError("loss.regularizers are terms of the generate task; a paired model's terms are "
                              f"loss.weights ({', '.join(TERMS)})")
-        if spec.augment.diffaugment:
-            raise ValueError("augment.diffaugment augments D's view of generated images; the paired task "
-                             "augments pairs with augment.preset / augment.transforms (same crop and flip on both)")
+        for key, value in (("augment.diffaugment", spec.augment.diffaugment), ("augment.ada", spec.augment.ada)):
+            if value:
+                raise ValueError(f"{key} augments D's view of generated images in the generate task; the paired "
+                                 "task augments pairs with augment.preset / augment.transforms (same crop and flip "
+                                 "on both)")
         if spec.model.conditional:
             raise ValueError("model.conditional is for class labels; a paired model is conditioned on its input image")
 

@@ -66,6 +66,8 @@ class UnpairedTask(Task):
                                   f"terms are loss.weights ({', '.join(TERMS)})"),
             "augment.diffaugment": (spec.augment.diffaugment, "augments D's view in the generate task; augment "
                                     "the domains with augment.preset / augment.transforms"),
+            "augment.ada": (spec.augment.ada, "adapts D's augmentation in the generate task; augment the domains "
+                            "with augment.preset / augment.transforms"),
             "model.conditional": (spec.model.conditional, "is for class labels; an unpaired model is "
                                   "conditioned on its input image"),
             "model.init_from": (spec.model.init_from, "starts a paired model from another's weights; continue "
