@@ -1,6 +1,7 @@
 """``ganforge study`` end to end on the shared local Ray: 2 variants x 1 seed, a few steps at
 16 px. The table's cells are the child runs' metrics at the ``at`` steps; the parent run holds
-the report; the report rebuilt from MLflow alone is the same table."""
+the report; the report rebuilt from MLflow alone is the same table; --resume of the finished study trains
+nothing again."""
 from __future__ import annotations
 
 import math
@@ -51,3 +52,10 @@ def test_study_runs_variants_as_child_runs_and_rebuilds_its_report(ray_session, 
     assert set(results.samples) == {"adam", "hinge"}
     rebuilt = report(outcome.tracking_uri, outcome.parent_run_id, tmp_path / "again")
     assert rebuilt == first
+
+    # --resume of the finished study: the same parent, no trial trained again (no new points).
+    points = {r.info.run_id: len(client.get_metric_history(r.info.run_id, "g_loss")) for r in children}
+    again = run_study(study, resume=True)
+    assert again.parent_run_id == outcome.parent_run_id
+    after = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{outcome.parent_run_id}'")
+    assert {r.info.run_id: len(client.get_metric_history(r.info.run_id, "g_loss")) for r in after} == points
