@@ -56,6 +56,13 @@ def test_the_schedule_evaluates_checkpoints_and_samples_on_every_at_step():
     assert spec.search["space"] == {"train.seed": "grid(0)"} and spec.search["scheduler"] == "none"
 
 
+def test_a_study_resumes_its_own_search_whatever_its_base_is_called():
+    """The Tune pointer (``<storage>/<spec name>-tune.latest.json``) is the study's, not the base spec's."""
+    from ganforge.study.run import search_spec
+
+    assert search_spec(study(base={**BASE, "name": "quickstart"})).name == "study-t"
+
+
 def test_the_search_the_study_runs_passes_tunes_own_validation():
     from ganforge.study.run import search_spec
     from ganforge.tune.space import parse_search

@@ -162,7 +162,7 @@ def plan_document(base: dict[str, Any], study: "Study") -> dict[str, Any]:
     """The base with the study's schedule: train to max(at), evaluate, checkpoint and sample on gcd(at)."""
     document = apply_params(base, {"train.steps": max(study.at), "train.checkpoint_every": study.every,
                                    "eval.every": study.every, "train.sample_every": study.every})
-    document.setdefault("name", f"study-{study.name}")
+    document["name"] = f"study-{study.name}"  # its own Tune pointer (--resume), whatever the base is called
     return document
 
 
