@@ -60,7 +60,8 @@ def test_write_report_writes_tables_and_plots(tmp_path):
 
     from ganforge.study.report import write_report
 
-    samples = {"base": _png(tmp_path / "a.png", 0.2), "sn": _png(tmp_path / "b.png", 0.8)}
+    samples = {"base": {5: _png(tmp_path / "a5.png", 0.2), 10: _png(tmp_path / "a10.png", 0.4)},
+               "sn": {5: _png(tmp_path / "b5.png", 0.8)}}  # no grid at 10: its last is shown
     text = write_report(results(samples), tmp_path / "out")
     out = tmp_path / "out"
     assert (out / "table.md").read_text() == text

@@ -1,6 +1,6 @@
 """A study's report, from MLflow alone: the table (variants x evaluation steps, mean +- std over
 seeds) as Markdown, CSV and HTML, a PNG per metric against steps, and a mosaic of every
-variant's last sample grid; written to a folder and logged under ``report/`` of the parent run.
+variant's samples at each ``at`` step; written to a folder and logged under ``report/`` of the parent run.
 
 Everything is read back from the parent run (``study/study.json``) and its child runs (tagged
 with their variant and seed; metric histories; ``samples/*.png``), so ``ganforge study --report
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import math
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -18,19 +19,20 @@ from pathlib import Path
 
 from ganforge.study.run import SEED_TAG, VARIANT_TAG
 
+_STEP = re.compile(r"samples_step(\d+)\.png$")
 History = dict[str, dict[int, float]]  # metric -> step -> value (one run)
 
 
 @dataclass
 class StudyResults:
-    """What the report is made of: the plan and each variant's runs' histories and last samples."""
+    """What the report is made of: the plan and each variant's runs' histories and samples."""
 
     name: str
     variants: list[str]
     at: list[int]
     metrics: list[str]
     histories: dict[str, list[History]]  # variant -> one History per seed's run
-    samples: dict[str, str] = field(default_factory=dict)  # variant -> local PNG of its last sample grid
+    samples: dict[str, dict[int, str]] = field(default_factory=dict)  # variant -> step -> local PNG of its samples
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
@@ -115,8 +117,10 @@ def plot_metric(results: StudyResults, metric: str, path: Path) -> None:
 
 
 def plot_mosaic(results: StudyResults, path: Path) -> bool:
-    """Every variant's last sample grid side by side; False when no variant logged samples."""
-    if not results.samples:
+    """A row per variant, a column per ``at`` step: the first seed's sample grid at that step
+    (the last one it logged when it has none there); False when no variant logged samples."""
+    names = [v for v in results.variants if results.samples.get(v)]
+    if not names:
         return False
     import matplotlib
 
@@ -124,15 +128,15 @@ def plot_mosaic(results: StudyResults, path: Path) -> bool:
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
-    names = [v for v in results.variants if v in results.samples]
-    columns = min(4, len(names))
-    rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.3 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, name in zip(axes.flat, names):
-        ax.imshow(mpimg.imread(results.samples[name]))
-        ax.set_title(name, fontsize="small")
+    fig, axes = plt.subplots(len(names), len(results.at), figsize=(2.5 * len(results.at), 2.7 * len(names)),
+                             squeeze=False)
+    for row, name in zip(axes, names):
+        grids = results.samples[name]
+        for ax, step in zip(row, results.at):
+            ax.axis("off")
+            shown = step if step in grids else max(grids)
+            ax.imshow(mpimg.imread(grids[shown]))
+            ax.set_title(f"{name} @ {shown}", fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -160,16 +164,19 @@ def _history(client, run_id: str, metrics: list[str]) -> History:
     return {m: {int(p.step): float(p.value) for p in client.get_metric_history(run_id, m)} for m in metrics}
 
 
-def _last_samples(client, run_id: str, folder: Path) -> str | None:
-    """The run's last samples/*.png (names carry the zero-padded step), downloaded to ``folder``."""
-    names = sorted(a.path for a in client.list_artifacts(run_id, "samples") if a.path.endswith(".png"))
-    if not names:
-        return None
-    return client.download_artifacts(run_id, names[-1], str(folder))
+def _samples(client, run_id: str, at: list[int], folder: Path) -> dict[int, str]:
+    """The run's samples/samples_stepNNNNNNN.png at the ``at`` steps (and its last), downloaded to ``folder``."""
+    steps = {}
+    for artifact in client.list_artifacts(run_id, "samples"):
+        match = _STEP.search(artifact.path)
+        if match:
+            steps[int(match.group(1))] = artifact.path
+    wanted = {s for s in at if s in steps} | ({max(steps)} if steps else set())
+    return {s: client.download_artifacts(run_id, steps[s], str(folder)) for s in sorted(wanted)}
 
 
 def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -> StudyResults:
-    """Read a study's plan and every child run's histories (and first seed's last samples) from MLflow."""
+    """Read a study's plan and every child run's histories (and the first seed's samples) from MLflow."""
     import json
 
     from mlflow.tracking import MlflowClient
@@ -181,14 +188,14 @@ def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -
     runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
     runs = sorted((r for r in runs if VARIANT_TAG in r.data.tags), key=lambda r: int(r.data.tags.get(SEED_TAG, 0)))
     histories: dict[str, list[History]] = {}
-    samples: dict[str, str] = {}
+    samples: dict[str, dict[int, str]] = {}
     for run in runs:
         variant = run.data.tags[VARIANT_TAG]
         histories.setdefault(variant, []).append(_history(client, run.info.run_id, plan["metrics"]))
         if variant not in samples:
             target = folder / f"samples-{len(samples)}"
             target.mkdir(parents=True, exist_ok=True)
-            found = _last_samples(client, run.info.run_id, target)
+            found = _samples(client, run.info.run_id, plan["at"], target)
             if found:
                 samples[variant] = found
     return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories, samples)
