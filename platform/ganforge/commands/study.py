@@ -21,11 +21,18 @@ def study(
     verbose: bool = typer.Option(False, "--verbose", help="show Ray's and MLflow's own logs and the trials' output"),
 ) -> None:
     """Compare GAN variants: each variant x seed trains as a Tune trial; prints the table."""
+    import os
+
     from ganforge.study.report import report
 
+    # The report downloads every sample grid: no MLflow progress bar per file on the console.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if report_run:
         import mlflow
 
+        from ganforge.console import capture_library_logs
+
+        capture_library_logs("study", verbose)
         uri = tracking_uri or mlflow.get_tracking_uri()
         folder = Path(output or Path("studies") / report_run)
         typer.echo(report(uri, report_run, folder))
