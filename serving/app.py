@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 
 from serving.auth import authorize
-from serving.generate import forward_jobs, strip_png
+from serving.generate import forward_jobs, serving_precision, strip_png
 from serving.translate import TranslateRoutes, TranslateServing, body_limit, describe_task, require_task, router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -162,6 +162,7 @@ class GeneratorServer(TranslateServing):
 
         self.sources, self.tracking_uri, self.batching = sources, tracking_uri, batching
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.precisions: dict[str, str] = {}  # public name -> the precision its forwards run in
         self.generate_batch.set_max_batch_size(max_batch_size)
         self.generate_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
         self.translate_batch.set_max_batch_size(max_batch_size)
@@ -188,6 +189,7 @@ class GeneratorServer(TranslateServing):
 
         loaded = load_generator(self.sources[key], self.device, self.tracking_uri)
         g = loaded.generator
+        self.precisions[key] = serving_precision(loaded.spec, self.device)  # fp32 on a CPU
         version = loaded.info.get("version")
         info = {"name": key, "source": self.sources[key], "version": None if version is None else str(version),
                 "run_id": loaded.run_id, "step": loaded.info.get("step"), "model": loaded.spec.model.name,
@@ -212,7 +214,7 @@ class GeneratorServer(TranslateServing):
 
     async def _run(self, jobs: list[dict]) -> list[dict]:
         models = {key: (await self.load(key))[0] for key in {job["model"] for job in jobs}}
-        return await asyncio.to_thread(forward_jobs, models, jobs)
+        return await asyncio.to_thread(forward_jobs, models, jobs, self.precisions)
 
     async def interpolate(self, job: dict) -> bytes:
         """A strip of images between two seeds' latents, as one PNG row."""
