@@ -3,8 +3,8 @@
 ``ganforge train`` and ``submit`` (and a search whose trials have several workers) run the loop
 in Ray Train workers: ``TrainSession``. A one-worker Tune trial runs it in the trial's own
 process: ``TuneSession``, which reports to Tune directly. A one-worker Train run inside a trial
-cost about ten seconds of a 2-core machine per trial for nothing a single process needs: a
-controller, a worker, three helper actors and a queue, most of them importing torch or Ray Train.
+started processes a single process does not need: a controller, a worker, three helper actors
+and a queue, most of them importing torch or Ray Train.
 
 The loop asks a session for its rank and world, its device, its data loader's wrapping, the
 checkpoint to continue from, and to report (metrics, optionally a checkpoint directory).
