@@ -2,7 +2,6 @@
 training image, in the extractor's space) below a threshold: the generator copies its data."""
 from __future__ import annotations
 
-from ganforge.metrics.mifid import memorization_distance
 from ganforge.train.monitors import MONITORS
 
 ADVICE = "the generator reproduces training images: stop earlier (the best checkpoint is kept), add data or augmentation"
@@ -19,6 +18,9 @@ class Memorisation:
         fake, real = probe.samples(), probe.real_pool()
         if fake is None or real is None:
             return {}, None
+        # Imported here: metrics.mifid pulls torch-fidelity into every worker that imports the loop.
+        from ganforge.metrics.mifid import memorization_distance
+
         distance = memorization_distance(fake["pool"], real)
         metrics = {"monitor.min_distance": distance}
         if distance < options.min_distance:
