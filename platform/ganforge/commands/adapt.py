@@ -7,22 +7,11 @@ pinned to the version it names now, and loaded once), its family and shape for t
 """
 from __future__ import annotations
 
-import shlex
 from typing import List, Optional
 
 import typer
 
 from ganforge.commands import fail, load_spec_or_exit
-
-
-def command_line(spec_path: str, set_: list[str], workers: Optional[int], address: Optional[str]) -> str:
-    """The command as typed (without --resume), for the line that says how to continue a failed run."""
-    parts = ["ganforge", "adapt", spec_path]
-    for item in set_:
-        parts += ["--set", item]
-    parts += ["--workers", str(workers)] if workers else []
-    parts += ["--address", address] if address else []
-    return shlex.join(parts)
 
 
 def checked_spec(spec):
@@ -57,25 +46,14 @@ def adapt(
     verbose: bool = typer.Option(False, "--verbose", help="show Ray's and MLflow's own logs and the workers' output"),
 ) -> None:
     """Adapt a trained generator to a few images: bsa, finetune or freezed."""
-    from ganforge.commands.train import print_summary
+    from ganforge.commands.train import train_and_report
 
     spec = load_spec_or_exit(spec_path, set_, workers)
     try:
         spec = checked_spec(spec)
     except (ValueError, KeyError) as err:  # PreflightError, DataError and registry lookups too
         fail(str(err.args[0]) if isinstance(err, KeyError) else str(err))
-    from ganforge.console import capture_library_logs
-    from ganforge.train.driver import ResumeError, TrainingError, run_training
-
-    capture_library_logs("adapt", verbose)
-    try:
-        outcome = run_training(spec, address=address, resume=resume, verbose=verbose,
-                               command=command_line(spec_path, list(set_ or []), workers, address))
-    except ResumeError as err:
-        fail(str(err))
-    except TrainingError as err:
-        fail(str(err), code=1)
-    print_summary(outcome, spec)
+    train_and_report(spec, "adapt", spec_path, set_, workers, address, resume, verbose)
 
 
 def register(app: typer.Typer) -> None:

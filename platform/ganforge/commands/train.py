@@ -9,9 +9,10 @@ import typer
 from ganforge.commands import fail, load_spec_or_exit
 
 
-def command_line(spec_path: str, set_: list[str], workers: Optional[int], address: Optional[str]) -> str:
-    """The command as typed (without --resume): what continues a failed run when --resume is added."""
-    parts = ["ganforge", "train", spec_path]
+def command_line(spec_path: str, set_: list[str], workers: Optional[int], address: Optional[str],
+                 name: str = "train") -> str:
+    """``ganforge <name>`` as typed (without --resume): what continues a failed run when --resume is added."""
+    parts = ["ganforge", name, spec_path]
     for item in set_:
         parts += ["--set", item]
     parts += ["--workers", str(workers)] if workers else []
@@ -54,18 +55,27 @@ def train(
 ) -> None:
     """Train the GAN a spec describes."""
     spec = load_spec_or_exit(spec_path, set_, workers)
-    from ganforge.console import capture_library_logs
-    from ganforge.train.driver import ResumeError, TrainingError, run_training
     from ganforge.train.preflight import PreflightError, check_training_inputs
 
     try:
         check_training_inputs(spec)
     except PreflightError as err:
         fail(str(err))
-    capture_library_logs("train", verbose)
+    train_and_report(spec, "train", spec_path, set_, workers, address, resume, verbose)
+
+
+def train_and_report(spec, name: str, spec_path: str, set_: Optional[List[str]], workers: Optional[int],
+                     address: Optional[str], resume: Optional[str], verbose: bool) -> None:
+    """Run a checked spec's training (``ganforge train`` or ``adapt``, logged as ``name``): library
+    logs to a file, one error line on failure (exit 2 for a bad --resume, 1 for a failed run),
+    else the summary with the next commands."""
+    from ganforge.console import capture_library_logs
+    from ganforge.train.driver import ResumeError, TrainingError, run_training
+
+    capture_library_logs(name, verbose)
     try:
         outcome = run_training(spec, address=address, resume=resume, verbose=verbose,
-                               command=command_line(spec_path, list(set_ or []), workers, address))
+                               command=command_line(spec_path, list(set_ or []), workers, address, name))
     except ResumeError as err:
         fail(str(err))
     except TrainingError as err:

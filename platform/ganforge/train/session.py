@@ -65,8 +65,10 @@ class _OnDevice:
 
 
 def _to(batch, device: torch.device):
+    from ganforge.train.precision import to_device
+
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        return to_device(batch, device)
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to(item, device) for item in batch)
     if isinstance(batch, dict):

@@ -110,9 +110,14 @@ def local_path(location: str) -> str | None:
     return location.removeprefix("file://") if location.startswith("file://") else None
 
 
+def fs_uri(fs, path: str) -> str:
+    """``path`` on the pyarrow filesystem ``fs`` as one string any node resolves (a URI on remote
+    storage, the plain path on a local one)."""
+    if fs is None or fs.type_name in ("local", "") or "::" in fs.type_name:  # local, or fsspec-wrapped
+        return path
+    return f"{fs.type_name}://{path}"
+
+
 def checkpoint_uri(checkpoint) -> str:
     """A Ray ``Checkpoint``'s location as one string any node resolves (a URI on remote storage)."""
-    fs = checkpoint.filesystem
-    if fs is None or fs.type_name in ("local", "") or "::" in fs.type_name:  # local, or fsspec-wrapped
-        return checkpoint.path
-    return f"{fs.type_name}://{checkpoint.path}"
+    return fs_uri(checkpoint.filesystem, checkpoint.path)

@@ -156,11 +156,10 @@ def trial_storage_dir() -> str:
     form checkpoint paths take (``storage.checkpoint_uri``). Ray 2.60 exposes it only on the session."""
     from ray.train._internal.session import get_session
 
+    from ganforge.train.storage import fs_uri
+
     storage = get_session().storage
-    fs = storage.storage_filesystem
-    if fs is None or fs.type_name in ("local", "") or "::" in fs.type_name:
-        return storage.trial_fs_path
-    return f"{fs.type_name}://{storage.trial_fs_path}"
+    return fs_uri(storage.storage_filesystem, storage.trial_fs_path)
 
 
 def _train_in_trial(loop_config: dict, metric: str, mode: str) -> dict:
