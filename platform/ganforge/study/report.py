@@ -33,6 +33,8 @@ class StudyResults:
     metrics: list[str]
     histories: dict[str, list[History]]  # variant -> one History per seed's run
     samples: dict[str, dict[int, str]] = field(default_factory=dict)  # variant -> step -> local PNG of its samples
+    seeds: list[int] = field(default_factory=list)  # the planned seeds (empty: unknown)
+    real_tables: dict[str, dict] = field(default_factory=dict)  # name -> real_tables.py's table
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
@@ -66,6 +68,32 @@ def table(results: StudyResults) -> tuple[list[str], list[list[str]]]:
     values = cells(results)
     rows = [[v] + [_text(values[(v, m, s)]) for m in results.metrics for s in results.at] for v in results.variants]
     return header, rows
+
+
+def missing(results: StudyResults) -> list[str]:
+    """One line per variant with fewer seeds at the last ``at`` step than planned (an interrupted
+    or failed study): its cells are n/a or means over fewer seeds."""
+    last, planned = max(results.at), len(results.seeds)
+    lines = []
+    for variant in results.variants:
+        runs = results.histories.get(variant, [])
+        reached = sum(1 for h in runs if any(last in h.get(m, {}) for m in results.metrics))
+        if planned and reached < planned:
+            started = f"{len(runs)} run(s) started" if runs else "not run yet"
+            lines.append(f"{variant}: {reached} of {planned} seed(s) reached step {last} ({started})")
+    return lines
+
+
+def _missing_text(results: StudyResults) -> str:
+    lines = missing(results)
+    if not lines:
+        return ""
+    return ("\nUnfinished: this study has not run every variant x seed to its last step "
+            "(`ganforge study STUDY --resume` continues it):\n\n" + "".join(f"- {line}\n" for line in lines))
+
+
+def _real_tables_text(results: StudyResults) -> str:
+    return "".join(f"\n### {t['title']}\n\n" + markdown(t["header"], t["rows"]) for t in results.real_tables.values())
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -147,13 +175,15 @@ def write_report(results: StudyResults, output: Path) -> str:
     """Write table.md/.csv/.html, one PNG per metric and samples.png to ``output``; returns the Markdown."""
     output.mkdir(parents=True, exist_ok=True)
     header, rows = table(results)
-    text = markdown(header, rows)
+    text = markdown(header, rows) + _missing_text(results) + _real_tables_text(results)
     (output / "table.md").write_text(text)
     (output / "table.html").write_text(html_table(header, rows, f"study {results.name}"))
     _csv(output / "table.csv", results)
     for metric in results.metrics:
         plot_metric(results, metric, output / f"{metric}.png")
     plot_mosaic(results, output / "samples.png")
+    for name, real in results.real_tables.items():
+        (output / f"{name}.md").write_text(markdown(real["header"], real["rows"]))
     return text
 
 
@@ -175,15 +205,44 @@ def _samples(client, run_id: str, at: list[int], folder: Path) -> dict[int, str]
     return {s: client.download_artifacts(run_id, steps[s], str(folder)) for s in sorted(wanted)}
 
 
-def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -> StudyResults:
-    """Read a study's plan and every child run's histories (and the first seed's samples) from MLflow."""
+def _real_tables(client, parent_run_id: str, plan: dict, folder: Path) -> dict[str, dict]:
+    """The plan's real-data tables from the parent run; one it lacks is computed (on the study's
+    base spec) and logged, so the next ``--report`` reads it from MLflow."""
     import json
 
+    from ganforge.study.real_tables import REAL_TABLES
+
+    logged = {a.path for a in client.list_artifacts(parent_run_id, "study/real_tables")}
+    tables = {}
+    for name in plan.get("real_tables", []):
+        path = f"study/real_tables/{name}.json"
+        if path in logged:
+            tables[name] = json.loads(Path(client.download_artifacts(parent_run_id, path, str(folder))).read_text())
+            continue
+        base = json.loads(Path(client.download_artifacts(parent_run_id, "study/base.json", str(folder))).read_text())
+        tables[name] = REAL_TABLES.get(name).compute(_base_spec(base), 0)
+        client.log_dict(parent_run_id, tables[name], path)
+    return tables
+
+
+def _base_spec(base: dict):
+    from ganforge.config import spec_from_dict
+
+    return spec_from_dict({**base, "search": None}, source="study base")
+
+
+def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -> StudyResults:
+    """Read a study's plan and every child run's histories (and the first seed's samples) from
+    MLflow; works on an unfinished study (the plan is logged before any trial trains)."""
     from mlflow.tracking import MlflowClient
+
+    from ganforge.study.run import logged_plan
 
     client = MlflowClient(tracking_uri)
     parent = client.get_run(parent_run_id)
-    plan = json.loads(Path(client.download_artifacts(parent_run_id, "study/study.json", tempfile.mkdtemp())).read_text())
+    plan = logged_plan(tracking_uri, parent_run_id)
+    if plan is None:
+        raise ValueError(f"run {parent_run_id} holds no study plan (study/study.json): is it a ganforge study's parent run?")
     folder = Path(folder or tempfile.mkdtemp())
     runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
     runs = sorted((r for r in runs if VARIANT_TAG in r.data.tags), key=lambda r: int(r.data.tags.get(SEED_TAG, 0)))
@@ -198,7 +257,8 @@ def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -
             found = _samples(client, run.info.run_id, plan["at"], target)
             if found:
                 samples[variant] = found
-    return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories, samples)
+    return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories,
+                        samples, list(plan.get("seeds", [])), _real_tables(client, parent_run_id, plan, folder))
 
 
 def report(tracking_uri: str, parent_run_id: str, output: Path) -> str:

@@ -5,6 +5,7 @@
     variants:                            # named variants: dotted spec keys -> values
       - {name: none, set: {}}
       - {name: blur, set: {augment.preset: blur}}
+      - {name: bsa, spec: ../adapt/bsa-sngan-faces.yaml}   # a full spec in place of base (path or inline)
     grid: {loss.name: [hinge, wgan]}     # optional: crossed with the variants (or on its own)
     repeats: 2                           # seeds 0..n-1, or a list of train.seed values
     at: [100, 200]                       # steps each variant is evaluated at (train.steps = max)
@@ -12,6 +13,11 @@
     mode: min
     max_concurrent: 1
     resources: {workers: 1, cpus_per_worker: 1}
+    real_data_tables: [is_sample_size]   # tables of the real data alone (study/real_tables.py)
+
+A variant with its own ``spec`` (e.g. a ``ganforge adapt`` spec: it then runs as an adaptation
+trial) replaces the base for that variant; ``set`` and ``--set`` apply on top. ``base`` may be
+left out when every variant has a spec.
 
 :func:`load_study` returns a :class:`Study` whose ``variants`` are expanded and whose every
 variant spec has been validated; any problem is a :class:`StudyError`, one line per problem.
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any, Literal
@@ -42,8 +48,11 @@ class VariantDoc(BaseModel):
     """One named variant: the dotted spec keys it sets on the base."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(..., min_length=1, description="the variant's row label in the table")
+    name: str = Field(..., min_length=1, pattern=r"^[^'`]+$", description="the variant's row label in the table (no quotes)")
     set: dict[str, Any] = Field(default_factory=dict, description="dotted spec keys -> values")
+    spec: str | dict[str, Any] | None = Field(
+        None, description="a full spec for this variant in place of base: a path (relative to the study file or cwd) "
+                          "or an inline document, e.g. a ganforge adapt spec")
 
 
 class StudyDoc(BaseModel):
@@ -51,7 +60,7 @@ class StudyDoc(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    base: str | dict[str, Any]
+    base: str | dict[str, Any] | None = None
     variants: list[VariantDoc] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     repeats: int | list[int] = 1
@@ -60,6 +69,7 @@ class StudyDoc(BaseModel):
     mode: Literal["min", "max"] = "min"
     max_concurrent: int = Field(1, ge=1)
     resources: dict[str, int] = Field(default_factory=lambda: {"workers": 1, "cpus_per_worker": 1})
+    real_data_tables: list[str] = Field(default_factory=list)
 
     @field_validator("at")
     @classmethod
@@ -83,6 +93,16 @@ class StudyDoc(BaseModel):
             raise ValueError(f"axis {empty[0]!r} has no values; give it a list, e.g. {empty[0]}: [a, b]")
         return value
 
+    @field_validator("real_data_tables")
+    @classmethod
+    def _real_tables(cls, value: list[str]) -> list[str]:
+        from ganforge.study.real_tables import REAL_TABLES
+
+        unknown = [name for name in value if name not in REAL_TABLES]
+        if unknown:
+            raise ValueError(f"unknown table {unknown[0]!r}; valid: {', '.join(REAL_TABLES.names())}")
+        return value
+
     @field_validator("resources")
     @classmethod
     def _resources(cls, value: dict[str, int]) -> dict[str, int]:
@@ -104,6 +124,12 @@ class Study:
     mode: str
     max_concurrent: int
     resources: dict[str, int]
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its own spec (in place of base)
+    real_tables: list[str] = field(default_factory=list)
+
+    def document(self, name: str) -> dict[str, Any]:
+        """The spec document variant ``name`` starts from: its own, else the base."""
+        return self.documents.get(name, self.base)
 
     @property
     def every(self) -> int:
@@ -113,7 +139,12 @@ class Study:
     def to_dict(self) -> dict[str, Any]:
         """What the parent MLflow run keeps (``study.json``): enough to rebuild the report."""
         return {"name": self.name, "variants": self.variants, "seeds": self.seeds, "at": self.at,
-                "metrics": self.metrics, "mode": self.mode}
+                "metrics": self.metrics, "mode": self.mode, "documents": self.documents,
+                "real_tables": self.real_tables}
+
+    def plan(self) -> dict[str, Any]:
+        """What must not change between a study and its ``--resume``: the table's rows, seeds and columns."""
+        return {key: self.to_dict()[key] for key in ("variants", "seeds", "at", "metrics")}
 
 
 def _format(err: ValidationError) -> str:
@@ -127,29 +158,53 @@ def _format(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _read_base(base: str | dict, folder: Path | None) -> dict[str, Any]:
+def _read_base(base: str | dict, folder: Path | None, what: str = "study base") -> dict[str, Any]:
+    """A spec document given inline or as a path (relative to the working directory or ``folder``)."""
     if isinstance(base, dict):
         return dict(base)
     candidates = [Path(base)] + ([folder / base] if folder is not None else [])
     for path in candidates:
         if path.is_file():
             return read_yaml(path)
-    raise StudyError(f"study base: spec file {base!r} not found (relative to the working directory or the study file)")
+    raise StudyError(f"{what}: spec file {base!r} not found (relative to the working directory or the study file)")
+
+
+def expansion(variants: list[VariantDoc], grid: dict[str, list[Any]]) -> list[tuple[str, VariantDoc | None, dict[str, Any]]]:
+    """(name, the named variant it came from, dotted params) for every variant x grid cell."""
+    named = list(variants) or [None]
+    keys = list(grid)
+    combos = list(itertools.product(*(grid[k] for k in keys))) if keys else [()]
+    out, seen = [], set()
+    for variant, combo in itertools.product(named, combos):
+        cell = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
+        name = " / ".join(part for part in (variant.name if variant else "", cell) if part)
+        if name in seen:
+            raise StudyError(f"study variants: the name {name!r} appears twice; give each variant its own name")
+        seen.add(name)
+        out.append((name, variant, {**(variant.set if variant else {}), **dict(zip(keys, combo))}))
+    return out
 
 
 def expand(variants: list[VariantDoc], grid: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
     """Named variants crossed with the grid's axes (each alone when the other is empty)."""
-    named = [(v.name, dict(v.set)) for v in variants] or [("", {})]
-    keys = list(grid)
-    combos = list(itertools.product(*(grid[k] for k in keys))) if keys else [()]
-    expanded: dict[str, dict[str, Any]] = {}
-    for (label, params), combo in itertools.product(named, combos):
-        cell = ", ".join(f"{k}={v}" for k, v in zip(keys, combo))
-        name = " / ".join(part for part in (label, cell) if part)
-        if name in expanded:
-            raise StudyError(f"study variants: the name {name!r} appears twice; give each variant its own name")
-        expanded[name] = {**params, **dict(zip(keys, combo))}
-    return expanded
+    return {name: params for name, _, params in expansion(variants, grid)}
+
+
+def _documents(doc: StudyDoc, overrides: list[str], folder: Path | None) -> tuple[dict, dict[str, dict]]:
+    """The base document and each own-spec variant's (by expanded name), ``--set`` applied to all."""
+    own = {v.name: apply_overrides(_read_base(v.spec, folder, f"study variant {v.name!r} spec"), overrides)
+           for v in doc.variants if v.spec is not None}
+    if doc.base is None:
+        lacking = [v.name for v in doc.variants if v.spec is None]
+        if lacking or not own:
+            raise StudyError(f"study base: missing; give base: (a spec path or document) or a spec: for every variant "
+                             f"(without one: {', '.join(lacking) or 'all'})")
+        base = next(iter(own.values()))  # the search's own settings (storage, tracking) come from the first
+    else:
+        base = apply_overrides(_read_base(doc.base, folder), overrides)
+    documents = {name: own[variant.name] for name, variant, _ in expansion(doc.variants, doc.grid)
+                 if variant is not None and variant.name in own}
+    return base, documents
 
 
 def _planned(spec: ExperimentSpec) -> list[str]:
@@ -169,10 +224,10 @@ def plan_document(base: dict[str, Any], study: "Study") -> dict[str, Any]:
 def _check_variants(study: Study) -> list[str]:
     """Every variant's spec must validate and report every metric; one line per problem."""
     problems, missing, reported = [], {}, {}
-    base = plan_document(study.base, study)
     for name, params in study.variants.items():
         try:
-            spec = spec_from_dict(apply_params(base, {**params, "train.seed": study.seeds[0]}), source=f"variant {name!r}")
+            document = plan_document(study.document(name), study)
+            spec = spec_from_dict(apply_params(document, {**params, "train.seed": study.seeds[0]}), source=f"variant {name!r}")
         except (SpecError, SearchSpaceError, KeyError, ValueError) as err:
             problems.append(f"study variants: {err}")
             continue
@@ -188,7 +243,8 @@ def _check_variants(study: Study) -> list[str]:
 
 
 def parse_study(document: dict[str, Any], overrides: list[str] | None = None, folder: Path | None = None) -> Study:
-    """Validate a study mapping; ``overrides`` (``--set key=value``) apply to the base spec."""
+    """Validate a study mapping; ``overrides`` (``--set key=value``) apply to the base spec
+    and to every variant's own spec."""
     try:
         doc = StudyDoc(**document)
     except ValidationError as err:
@@ -196,12 +252,12 @@ def parse_study(document: dict[str, Any], overrides: list[str] | None = None, fo
     if not doc.variants and not doc.grid:
         raise StudyError("study: no axes to vary; add variants: [{name: a, set: {...}}, ...] or grid: {key: [values]}")
     try:
-        base = apply_overrides(_read_base(doc.base, folder), overrides or [])
+        base, documents = _documents(doc, overrides or [], folder)
     except SpecError as err:
         raise StudyError(f"study base: {err}") from None
     seeds = list(range(doc.repeats)) if isinstance(doc.repeats, int) else list(doc.repeats)
     study = Study(doc.name, base, expand(doc.variants, doc.grid), seeds, doc.at, doc.metrics, doc.mode,
-                  doc.max_concurrent, dict(doc.resources))
+                  doc.max_concurrent, dict(doc.resources), documents, list(doc.real_data_tables))
     problems = _check_variants(study)
     if problems:
         raise StudyError("\n".join(problems))

@@ -134,12 +134,15 @@ def _restore(spec, search, uri, trial_fn=None, param_space=None) -> tuple:
 
 
 def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = False,
-               verbose: bool = False, *, trial_fn=None, param_space: dict | None = None) -> SearchOutcome:
+               verbose: bool = False, *, trial_fn=None, param_space: dict | None = None,
+               on_parent=None) -> SearchOutcome:
     """Run (or resume) the search ``spec.search`` describes; returns the ResultGrid and parent run.
 
     ``trial_fn`` (default :func:`run_trial`, same keyword arguments) and ``param_space`` (default
     the search section's) let ``ganforge study`` run its variants x seeds through this machinery:
     its trial function maps a Tune config to the dotted spec keys and calls ``run_trial``.
+    ``on_parent(parent_run_id, resumed)`` is called once the parent run exists, before any trial
+    starts (a study logs its plan there, so an interrupted study can still be reported).
     """
     from mlflow.tracking import MlflowClient
 
@@ -166,6 +169,8 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
         say(f"search {name}: {search.num_samples} sample(s), scheduler {search.scheduler}, "
             f"metric {search.metric} ({search.mode}); parent MLflow run {parent_run_id}")
     try:
+        if on_parent is not None:
+            on_parent(parent_run_id, resume)
         results = tuner.fit()
     except BaseException as err:
         client.set_terminated(parent_run_id, status="KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
