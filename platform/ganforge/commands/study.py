@@ -86,11 +86,11 @@ def check_variant_specs(plan) -> None:
     document, so every seed adapts the same generator. Raises ValueError naming the variant."""
     from ganforge.commands.adapt import checked_spec
     from ganforge.config import spec_from_dict
-    from ganforge.study.spec import plan_document
+    from ganforge.study.spec import variant_document
     from ganforge.train.preflight import check_training_inputs
 
     for name, document in plan.documents.items():
-        spec = spec_from_dict(plan_document(document, plan), source=f"study variant {name!r}")
+        spec = spec_from_dict(variant_document(plan, name), source=f"study variant {name!r}")
         try:
             if spec.adapt is None:
                 check_training_inputs(spec)

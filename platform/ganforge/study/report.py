@@ -14,7 +14,7 @@ import math
 import re
 import statistics
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ganforge.study.run import SEED_TAG, VARIANT_TAG
@@ -35,6 +35,7 @@ class StudyResults:
     samples: dict[str, dict[int, str]] = field(default_factory=dict)  # variant -> step -> local PNG of its samples
     seeds: list[int] = field(default_factory=list)  # the planned seeds (empty: unknown)
     real_tables: dict[str, dict] = field(default_factory=dict)  # name -> real_tables.py's table
+    groups: dict[str, str] = field(default_factory=dict)  # variant -> its table's title (empty: one table)
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
@@ -90,6 +91,17 @@ def _missing_text(results: StudyResults) -> str:
         return ""
     return ("\nUnfinished: this study has not run every variant x seed to its last step "
             "(`ganforge study STUDY --resume` continues it):\n\n" + "".join(f"- {line}\n" for line in lines))
+
+
+def tables_text(results: StudyResults) -> str:
+    """The Markdown table, or one per group (``table_per``: e.g. a table per target data set)."""
+    if not results.groups:
+        return markdown(*table(results))
+    parts = []
+    for title in dict.fromkeys(results.groups.get(v, "") for v in results.variants):
+        members = [v for v in results.variants if results.groups.get(v, "") == title]
+        parts.append(f"### {title}\n\n" + markdown(*table(replace(results, variants=members))))
+    return "\n".join(parts)
 
 
 def _real_tables_text(results: StudyResults) -> str:
@@ -175,7 +187,7 @@ def write_report(results: StudyResults, output: Path) -> str:
     """Write table.md/.csv/.html, one PNG per metric and samples.png to ``output``; returns the Markdown."""
     output.mkdir(parents=True, exist_ok=True)
     header, rows = table(results)
-    text = markdown(header, rows) + _missing_text(results) + _real_tables_text(results)
+    text = tables_text(results) + _missing_text(results) + _real_tables_text(results)
     (output / "table.md").write_text(text)
     (output / "table.html").write_text(html_table(header, rows, f"study {results.name}"))
     _csv(output / "table.csv", results)
@@ -258,7 +270,8 @@ def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -
             if found:
                 samples[variant] = found
     return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories,
-                        samples, list(plan.get("seeds", [])), _real_tables(client, parent_run_id, plan, folder))
+                        samples, list(plan.get("seeds", [])), _real_tables(client, parent_run_id, plan, folder),
+                        dict(plan.get("groups", {})))
 
 
 def report(tracking_uri: str, parent_run_id: str, output: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.config import ExperimentSpec, spec_from_dict
-from ganforge.study.spec import Study, StudyError, plan_document
+from ganforge.study.spec import Study, StudyError, plan_document, variant_document
 
 VARIANT_KEY = "study.variant"  # the Tune config key naming the variant (not a spec key)
 VARIANT_TAG = "ganforge.study.variant"
@@ -88,7 +88,7 @@ def _trial_fn(study: Study, trial=None):
     documents bound (Tune's with_parameters adds the rest)."""
     import functools
 
-    documents = {name: plan_document(document, study) for name, document in study.documents.items()}
+    documents = {name: variant_document(study, name) for name in study.documents}
     bound = functools.partial(trial or run_study_trial, variants=study.variants, documents=documents)
     bound.__name__ = "study_trial"  # Tune names the trainable after it
     return bound

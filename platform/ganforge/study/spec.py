@@ -2,6 +2,7 @@
 
     name: augmentation
     base: {data: ..., model: ...}        # an inline spec, or a spec path (relative to this file or cwd)
+    set: {eval.n: 500}                   # dotted keys on the base and every variant's own spec (as --set)
     variants:                            # named variants: dotted spec keys -> values
       - {name: none, set: {}}
       - {name: blur, set: {augment.preset: blur}}
@@ -14,6 +15,7 @@
     max_concurrent: 1
     resources: {workers: 1, cpus_per_worker: 1}
     real_data_tables: [is_sample_size]   # tables of the real data alone (study/real_tables.py)
+    table_per: data.name                 # one table per value of this key (e.g. per target data set)
 
 A variant with its own ``spec`` (e.g. a ``ganforge adapt`` spec: it then runs as an adaptation
 trial) replaces the base for that variant; ``set`` and ``--set`` apply on top. ``base`` may be
@@ -61,6 +63,7 @@ class StudyDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     base: str | dict[str, Any] | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
     variants: list[VariantDoc] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     repeats: int | list[int] = 1
@@ -70,6 +73,7 @@ class StudyDoc(BaseModel):
     max_concurrent: int = Field(1, ge=1)
     resources: dict[str, int] = Field(default_factory=lambda: {"workers": 1, "cpus_per_worker": 1})
     real_data_tables: list[str] = Field(default_factory=list)
+    table_per: str | None = None
 
     @field_validator("at")
     @classmethod
@@ -126,6 +130,7 @@ class Study:
     resources: dict[str, int]
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its own spec (in place of base)
     real_tables: list[str] = field(default_factory=list)
+    groups: dict[str, str] = field(default_factory=dict)  # name -> its table (table_per's value); empty: one table
 
     def document(self, name: str) -> dict[str, Any]:
         """The spec document variant ``name`` starts from: its own, else the base."""
@@ -140,7 +145,7 @@ class Study:
         """What the parent MLflow run keeps (``study.json``): enough to rebuild the report."""
         return {"name": self.name, "variants": self.variants, "seeds": self.seeds, "at": self.at,
                 "metrics": self.metrics, "mode": self.mode, "documents": self.documents,
-                "real_tables": self.real_tables}
+                "real_tables": self.real_tables, "groups": self.groups}
 
     def plan(self) -> dict[str, Any]:
         """What must not change between a study and its ``--resume``: the table's rows, seeds and columns."""
@@ -191,9 +196,12 @@ def expand(variants: list[VariantDoc], grid: dict[str, list[Any]]) -> dict[str, 
 
 
 def _documents(doc: StudyDoc, overrides: list[str], folder: Path | None) -> tuple[dict, dict[str, dict]]:
-    """The base document and each own-spec variant's (by expanded name), ``--set`` applied to all."""
-    own = {v.name: apply_overrides(_read_base(v.spec, folder, f"study variant {v.name!r} spec"), overrides)
-           for v in doc.variants if v.spec is not None}
+    """The base document and each own-spec variant's (by expanded name); the study's ``set`` and
+    then ``--set`` apply to all."""
+    def read(source, what: str) -> dict[str, Any]:
+        return apply_overrides(apply_params(_read_base(source, folder, what), doc.set), overrides)
+
+    own = {v.name: read(v.spec, f"study variant {v.name!r} spec") for v in doc.variants if v.spec is not None}
     if doc.base is None:
         lacking = [v.name for v in doc.variants if v.spec is None]
         if lacking or not own:
@@ -201,7 +209,7 @@ def _documents(doc: StudyDoc, overrides: list[str], folder: Path | None) -> tupl
                              f"(without one: {', '.join(lacking) or 'all'})")
         base = next(iter(own.values()))  # the search's own settings (storage, tracking) come from the first
     else:
-        base = apply_overrides(_read_base(doc.base, folder), overrides)
+        base = read(doc.base, "study base")
     documents = {name: own[variant.name] for name, variant, _ in expansion(doc.variants, doc.grid)
                  if variant is not None and variant.name in own}
     return base, documents
@@ -221,12 +229,25 @@ def plan_document(base: dict[str, Any], study: "Study") -> dict[str, Any]:
     return document
 
 
+def variant_document(study: "Study", name: str) -> dict[str, Any]:
+    """The document variant ``name`` trains from, on the study's schedule. A variant with its own
+    spec logs into the base's MLflow experiment: its child runs sit beside their parent run."""
+    document = plan_document(study.document(name), study)
+    if name in study.documents:
+        tracking = document.setdefault("tracking", {})
+        tracking.pop("experiment", None)
+        experiment = (study.base.get("tracking") or {}).get("experiment")
+        if experiment:
+            tracking["experiment"] = experiment
+    return document
+
+
 def _check_variants(study: Study) -> list[str]:
     """Every variant's spec must validate and report every metric; one line per problem."""
     problems, missing, reported = [], {}, {}
     for name, params in study.variants.items():
         try:
-            document = plan_document(study.document(name), study)
+            document = variant_document(study, name)
             spec = spec_from_dict(apply_params(document, {**params, "train.seed": study.seeds[0]}), source=f"variant {name!r}")
         except (SpecError, SearchSpaceError, KeyError, ValueError) as err:
             problems.append(f"study variants: {err}")
@@ -253,7 +274,7 @@ def parse_study(document: dict[str, Any], overrides: list[str] | None = None, fo
         raise StudyError("study: no axes to vary; add variants: [{name: a, set: {...}}, ...] or grid: {key: [values]}")
     try:
         base, documents = _documents(doc, overrides or [], folder)
-    except SpecError as err:
+    except (SpecError, SearchSpaceError) as err:
         raise StudyError(f"study base: {err}") from None
     seeds = list(range(doc.repeats)) if isinstance(doc.repeats, int) else list(doc.repeats)
     study = Study(doc.name, base, expand(doc.variants, doc.grid), seeds, doc.at, doc.metrics, doc.mode,
@@ -261,7 +282,22 @@ def parse_study(document: dict[str, Any], overrides: list[str] | None = None, fo
     problems = _check_variants(study)
     if problems:
         raise StudyError("\n".join(problems))
+    if doc.table_per:
+        study.groups = {name: f"{doc.table_per}={_value(variant_document(study, name), params, doc.table_per)}"
+                        for name, params in study.variants.items()}
     return study
+
+
+def _value(document: dict[str, Any], params: dict[str, Any], key: str) -> Any:
+    """The value of dotted ``key`` for a variant: its own params, else its document's (filled-in) spec."""
+    if key in params:
+        return params[key]
+    value: Any = spec_from_dict(apply_params(document, params)).to_dict()
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise StudyError(f"study table_per: {key!r} is not a spec key; give a dotted key such as data.name")
+        value = value[part]
+    return value
 
 
 def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
