@@ -112,10 +112,15 @@ def train_workers(cluster, state: str | None = None) -> list:
     return list_actors(address=cluster.url, filters=filters, detail=True, raise_on_missing_output=False)
 
 
+# The quickstart's model at toy size: these jobs test the cluster (placement, the Jobs API, MLflow,
+# a worker replaced from a checkpoint), not the model; its full size made each job a minute of steps.
+TOY_MODEL = {"data.resolution": 16, "model.options.ngf": 8, "model.options.ndf": 8, "train.batch_size": 16}
+
+
 def job_settings(tmp_path: Path, experiment: str, **extra) -> list[str]:
     base = {"scaling.workers": 2, "scaling.placement_strategy": "SPREAD", "scaling.storage_path": str(tmp_path / "ray"),
             "tracking.experiment": experiment, "tracking.registered_model": f"{experiment}-g", "train.sample_every": 0,
-            "train.torch_threads": 1, **extra}
+            "train.torch_threads": 1, **TOY_MODEL, **extra}
     return [f"{key}={value}" for key, value in base.items()]
 
 
@@ -126,10 +131,12 @@ def only_run(client, experiment: str):
 
 
 # One job's settings for the uninterrupted reference and the killed run: equal runs end equal.
-# The first checkpoint at step 40 of 240: the kill (seconds after Ray registers it: a State API
-# query over HTTP, then SIGKILL) lands long before the end on a fast machine too. At 120 steps a
-# clean-clone CI run once finished its last step first, and no restart happened to check.
-FAULT_STEPS, FAULT_EVERY = 240, 40
+# The first checkpoint at step 40 of 320: the kill (about a second after Ray registers it: a State
+# API query over HTTP, then SIGKILL) lands long before the end on a fast machine too. At 120 steps
+# of the full-size model a clean-clone CI run once finished its last step first, and no restart
+# happened to check; a toy step takes tens of ms, so 280 steps after the first checkpoint leave
+# several seconds.
+FAULT_STEPS, FAULT_EVERY = 320, 40
 FAULT_SETTINGS = {"train.steps": FAULT_STEPS, "train.checkpoint_every": FAULT_EVERY, "train.log_every": 1,
                   "train.max_failures": 1}
 
