@@ -50,7 +50,7 @@ class AdaptTask(Task):
     """A trained generator adapted to a few images (bsa, finetune, freezed)."""
 
     name = "adapt"
-    default_metrics = ("fid", "kmmd")
+    default_metrics = ("fid", "kmmd_gauss")
     serves = "generate"  # an adapted generator is G(z): served and logged as a generate model
 
     def check(self, spec) -> None:
@@ -113,7 +113,7 @@ class AdaptTask(Task):
         return Evaluator.from_spec(spec, device=device, options=spec.eval.options or None)
 
     def evaluate_commands(self, source):
-        return [f"ganforge evaluate {source} --metrics fid,kmmd"]
+        return [f"ganforge evaluate {source} --metrics fid,kmmd_gauss"]
 
 
 def _plain(dataset, index: int) -> torch.Tensor:
