@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch._dynamo.utils import counters
 
 from ganforge.config import ExperimentSpec
 from ganforge.documents import SpecError
@@ -84,11 +85,21 @@ def test_channels_last_models_and_batches_compute_the_same_step():
 
 def test_compiled_forwards_train_like_eager_and_checkpoints_keep_plain_keys(monkeypatch, tmp_path):
     monkeypatch.setattr(device_policy, "COMPILE_BACKEND", "eager")  # dynamo tracing, no C++ build
+    torch._dynamo.reset()
+    counters.clear()
     spec, compiled = spec_with(), spec_with(compile=True)
     eager_m, compiled_m = build_modules(spec, (1, 16, 16), 0), build_modules(compiled, (1, 16, 16), 0)
     eager, step = build_step(spec, eager_m), build_step(compiled, compiled_m)
     assert step.D is not compiled_m.D  # the step's forwards are compiled, R1 uses D itself (double backward)
     assert step(batch(), 0) == pytest.approx(eager(batch(), 0), rel=1e-4)  # one step: compiling is the cost
+    # Dynamo guards on grad mode and on each input's requires_grad: G runs under no_grad (D's
+    # update) and with grad, D on inputs without grad (reals, no_grad fakes) and on G's fakes:
+    # 2 graphs each, all built in the first step. Freezing D in G's update adds no variant (D
+    # sees frozen weights only with an input that requires grad). A guard failing every step
+    # would recompile each step (or fall back to eager at dynamo's cache limit).
+    assert counters["stats"]["unique_graphs"] == 4
+    assert step(batch(1), 1) == pytest.approx(eager(batch(1), 1), rel=1e-4)
+    assert counters["stats"]["unique_graphs"] == 4
     for a, b in zip(eager_m.D.parameters(), compiled_m.D.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
     save_checkpoint(compiled_m, 1, compiled.to_dict(), META, tmp_path)
