@@ -187,13 +187,14 @@ def test_rayservice_matches_the_serving_app():
     tree = ast.parse(source.read_text())
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
-    args_class = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ServeArgs"), None)
-    fields = {n.target.id for n in args_class.body if isinstance(n, ast.AnnAssign)} if args_class else None
+    # The builder's arguments are ServeArgs (serving/args.py): the RayService may pass only its fields.
+    args_tree = ast.parse((REPO / "serving" / "args.py").read_text())
+    args_class = next(n for n in args_tree.body if isinstance(n, ast.ClassDef) and n.name == "ServeArgs")
+    fields = {n.target.id for n in args_class.body if isinstance(n, ast.AnnAssign)}
     for app in apps:
         module, attr = app["import_path"].split(":")
         assert module == "serving.app" and attr in defined, app["import_path"]
-        if fields is not None:
-            assert set(app.get("args", {})) <= fields, set(app["args"]) - fields
+        assert set(app.get("args", {})) <= fields, set(app["args"]) - fields
     config = REPO / "serving" / "config.yaml"
     if config.is_file():
         theirs = {a["import_path"] for a in yaml.safe_load(config.read_text())["applications"]}
