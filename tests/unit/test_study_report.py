@@ -79,3 +79,42 @@ def test_no_samples_no_mosaic(tmp_path):
 
     write_report(results(), tmp_path)
     assert (tmp_path / f"{FID}.png").is_file() and not (tmp_path / "samples.png").exists()
+
+
+def test_an_unfinished_study_says_which_variants_lack_seeds(tmp_path):
+    """With the plan's seeds known: a variant short of seeds at the last step is listed, with
+    how many runs it started; a complete one is not."""
+    from dataclasses import replace
+
+    from ganforge.study.report import missing, write_report
+
+    planned = replace(results(), seeds=[0, 1])
+    assert missing(planned) == ["sn: 1 of 2 seed(s) reached step 10 (2 run(s) started)",
+                                "lost: 0 of 2 seed(s) reached step 10 (not run yet)"]
+    text = write_report(planned, tmp_path)
+    assert "Unfinished" in text and "- lost: 0 of 2 seed(s) reached step 10 (not run yet)" in text
+    assert "| lost | n/a | n/a |" in text
+    assert "Unfinished" not in write_report(replace(planned, variants=["base"]), tmp_path / "done")
+
+
+def test_table_per_gives_one_table_per_group(tmp_path):
+    from dataclasses import replace
+
+    from ganforge.study.report import write_report
+
+    grouped = replace(results(), groups={"base": "data.name=faces", "sn": "data.name=digits", "lost": "data.name=faces"})
+    text = write_report(grouped, tmp_path)
+    faces, digits = text.split("### data.name=digits")
+    assert faces.startswith("### data.name=faces") and "| base |" in faces and "| lost |" in faces
+    assert "| sn |" in digits and "| base |" not in digits
+
+
+def test_real_data_tables_follow_the_variants_table(tmp_path):
+    from dataclasses import replace
+
+    from ganforge.study.report import write_report
+
+    real = {"title": "IS of real digits", "header": ["n", "IS, 5 splits"], "rows": [["256", "9.1 ± 0.2"]]}
+    text = write_report(replace(results(), real_tables={"is_sample_size": real}), tmp_path)
+    assert text.index("| base |") < text.index("### IS of real digits") < text.index("| 256 | 9.1 ± 0.2 |")
+    assert (tmp_path / "is_sample_size.md").read_text().startswith("| n | IS, 5 splits |")

@@ -84,6 +84,11 @@ def test_the_search_the_study_runs_passes_tunes_own_validation():
     ({"metrics": ["fid"]}, "study metrics: 'fid' is not reported by variant(s) a, b; reported keys: domain-digits.fid"),
     ({"mode": "best"}, "study mode: Input should be 'min' or 'max'"),
     ({"base": "no/such/spec.yaml"}, "study base: spec file 'no/such/spec.yaml' not found"),
+    ({"variants": [{"name": "x", "spec": "no/such.yaml"}]}, "study variant 'x' spec: spec file 'no/such.yaml' not found"),
+    ({"base": None}, "study base: missing; give base: (a spec path or document) or a spec: for every variant (without one: a, b)"),
+    ({"real_data_tables": ["nope"]}, "study real_data_tables: unknown table 'nope'; valid: is_sample_size"),
+    ({"table_per": "data.nope"}, "study table_per: 'data.nope' is not a spec key"),
+    ({"variants": [{"name": "it's"}]}, "study variants.0.name: String should match pattern"),
 ])
 def test_bad_documents_get_one_line_naming_the_key_and_the_fix(fields, expected):
     assert expected in error(**fields)
@@ -101,31 +106,114 @@ def test_set_overrides_apply_to_the_base():
     assert parsed.base["train"]["batch_size"] == 8
 
 
-@pytest.mark.parametrize("name", ["augmentation", "spectral-norm"])
-def test_shipped_studies_validate_and_their_variants_build(name):
-    """Each variant of a shipped study is a spec whose G's images go through its D."""
+SHIPPED = {  # study -> (variants, the most steps: CPU-sized)
+    "augmentation": (4, 1000), "spectral-norm": (4, 1000), "six-models-mifid": (6, 1000),
+    "fastgan-ablation": (3, 1000), "stylegan-lite-lr-optim-schedule": (8, 1000),
+    "sngan-biggan-adaptation": (8, 5000),  # the report's 500/2,000/5,000 iterations: 25 images at 32 px
+}
+
+
+def _forward(spec, datasets: dict) -> None:
+    """The variant's G makes images of its data's shape that its D takes."""
     import torch
 
-    from ganforge.config import spec_from_dict
     from ganforge.data import build_dataset
-    from ganforge.study.spec import load_study, plan_document
     from ganforge.tasks import task_of
+
+    key = spec.data.model_dump_json()
+    if key not in datasets:  # variants mostly share their data
+        datasets[key] = build_dataset(spec.data.model_copy(update={"limit": 16}))
+    dataset = datasets[key]
+    task = task_of(spec)
+    modules = task.build_modules(spec, task.meta(dataset))
+    step = task.build_step(spec, modules)
+    z, y = step.latents(2, 0, "z-g")
+    with torch.no_grad():
+        images = modules.G.eval()(z, y)
+        modules.D.eval()(images, y if step.num_classes else None)
+    assert images.shape == (2, *dataset.img_shape)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_studies_validate_and_their_variants_build(name):
+    """Each variant of a shipped study is a spec whose G's images go through its D; an
+    adaptation variant is an adapt-task spec (its source is a registered model, checked when the
+    study starts)."""
+    from ganforge.adapt import ADAPT_METHODS
+    from ganforge.config import spec_from_dict
+    from ganforge.study.spec import load_study, variant_document
     from ganforge.tune.space import apply_params
 
     parsed = load_study(REPO / "jobs" / "studies" / f"{name}.yaml")
-    assert len(parsed.variants) == 4 and max(parsed.at) <= 1000  # CPU-sized
-    specs = [spec_from_dict(apply_params(plan_document(parsed.base, parsed), p)) for p in parsed.variants.values()]
-    dataset = build_dataset(specs[0].data.model_copy(update={"limit": 16}))  # the variants share the data
-    for spec in specs:
-        assert spec.data == specs[0].data
-        task = task_of(spec)
-        modules = task.build_modules(spec, task.meta(dataset))
-        step = task.build_step(spec, modules)
-        z, y = step.latents(2, 0, "z-g")
-        with torch.no_grad():
-            images = modules.G.eval()(z, y)
-            modules.D.eval()(images, y if step.num_classes else None)
-        assert images.shape == (2, *dataset.img_shape)
+    count, most = SHIPPED[name]
+    assert len(parsed.variants) == count and max(parsed.at) <= most
+    datasets: dict = {}
+    for variant, params in parsed.variants.items():
+        spec = spec_from_dict(apply_params(variant_document(parsed, variant), params))
+        assert spec.tracking.experiment == f"study-{name}"  # every child run beside its parent
+        if spec.adapt is not None:
+            assert spec.task == "adapt" and spec.adapt.method in ADAPT_METHODS
+            continue
+        _forward(spec, datasets)
+
+
+def test_a_variant_can_be_a_full_spec_given_inline_or_as_a_path(tmp_path):
+    """Its own document replaces the base (set and the study's set on top); a plain variant
+    keeps the base; the trial of each trains from its own document."""
+    import yaml
+
+    from ganforge.study.run import variant_trial
+    from ganforge.study.spec import variant_document
+
+    own = {**BASE, "model": {"name": "gan", "z_dim": 8}, "tracking": {"experiment": "elsewhere"}}
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(own))
+    parsed = study(base={**BASE, "tracking": {"experiment": "mine"}}, set={"train.batch_size": 8},
+                   variants=[{"name": "a"}, {"name": "inline", "spec": own, "set": {"loss.name": "hinge"}},
+                             {"name": "file", "spec": str(tmp_path / "own.yaml")}])
+    assert sorted(parsed.documents) == ["file", "inline"]
+    for name in ("inline", "file"):
+        document = variant_document(parsed, name)
+        assert document["model"]["name"] == "gan" and document["train"]["batch_size"] == 8
+        assert document["tracking"]["experiment"] == "mine"  # the child run lands beside the parent
+    assert variant_document(parsed, "a")["model"]["name"] == "dcgan"
+    documents = {name: variant_document(parsed, name) for name in parsed.documents}
+    params, document = variant_trial({"study.variant": "inline", "train.seed": 3}, parsed.variants, documents, parsed.base)
+    assert params == {"loss.name": "hinge", "train.seed": 3} and document["model"]["name"] == "gan"
+    assert variant_trial({"study.variant": "a", "train.seed": 0}, parsed.variants, documents, parsed.base)[1] is parsed.base
+
+
+def test_an_adaptation_variant_is_an_adapt_trial_and_needs_no_base():
+    """Variants given as ganforge adapt specs (no base): the adapt task, its method, the
+    study's schedule; table_per groups them by target data set."""
+    from ganforge.config import spec_from_dict
+    from ganforge.study.spec import parse_study, variant_document
+
+    adapt = REPO / "jobs" / "adapt"
+    parsed = parse_study({"name": "t", "at": [10, 20], "metrics": ["fid"], "table_per": "data.name",
+                          "variants": [{"name": "bsa", "spec": str(adapt / "bsa-sngan-faces.yaml")},
+                                       {"name": "ft", "spec": str(adapt / "finetune-sngan-faces.yaml")}],
+                          "grid": {"data.limit": [25, 50]}})
+    assert parsed.groups["bsa / data.limit=25"] == "data.name=lfw-faces"
+    spec = spec_from_dict(variant_document(parsed, "ft / data.limit=50"))
+    assert (spec.task, spec.adapt.method, spec.train.steps, spec.eval.every) == ("adapt", "finetune", 20, 10)
+    assert parsed.base["adapt"]["method"] == "bsa"  # the search's own settings come from the first
+
+
+def test_the_command_pins_an_adaptation_variants_source_before_ray(monkeypatch):
+    """What ganforge adapt checks (and its pinning of models:/NAME/latest) runs for every
+    adaptation variant, and the pinned source is what the trials train from."""
+    import ganforge.commands.adapt as adapt_command
+    from ganforge.commands.study import check_variant_specs
+    from ganforge.study.spec import parse_study, variant_document
+
+    def pinned(spec):
+        return spec.model_copy(update={"adapt": spec.adapt.model_copy(update={"source": "models:/adapt-sngan-fashion/3"})})
+
+    monkeypatch.setattr(adapt_command, "checked_spec", pinned)
+    parsed = parse_study({"name": "t", "at": [10], "metrics": ["fid"],
+                          "variants": [{"name": "bsa", "spec": str(REPO / "jobs" / "adapt" / "bsa-sngan-faces.yaml")}]})
+    check_variant_specs(parsed)
+    assert variant_document(parsed, "bsa")["adapt"]["source"] == "models:/adapt-sngan-fashion/3"
 
 
 def test_the_command_refuses_a_bad_study_before_ray_starts(tmp_path, monkeypatch):

@@ -112,14 +112,12 @@ def logged_plan(tracking_uri: str, parent_run_id: str) -> dict | None:
     import json
     import tempfile
 
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
-    try:
-        local = mlflow.artifacts.download_artifacts(run_id=parent_run_id, artifact_path=PLAN_ARTIFACT,
-                                                    dst_path=tempfile.mkdtemp(), tracking_uri=tracking_uri)
-    except Exception:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+    client = MlflowClient(tracking_uri)
+    if not any(a.path == PLAN_ARTIFACT for a in client.list_artifacts(parent_run_id, "study")):
         return None
-    return json.loads(Path(local).read_text())
+    return json.loads(Path(client.download_artifacts(parent_run_id, PLAN_ARTIFACT, tempfile.mkdtemp())).read_text())
 
 
 def check_resume(study: Study, spec: ExperimentSpec, tracking_uri: str) -> None:

@@ -63,9 +63,9 @@ class StudyDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     base: str | dict[str, Any] | None = None
-    set: dict[str, Any] = Field(default_factory=dict)
     variants: list[VariantDoc] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(default_factory=dict)
     repeats: int | list[int] = 1
     at: list[int]
     metrics: list[str] = Field(..., min_length=1)
