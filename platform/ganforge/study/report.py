@@ -178,7 +178,7 @@ def plot_mosaic(results: StudyResults, path: Path) -> bool:
             ax.imshow(mpimg.imread(grids[shown]))
             ax.set_title(f"{name} @ {shown}", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=72)  # a mosaic of grids: small enough to commit beside a study's doc
     plt.close(fig)
     return True
 
