@@ -1,114 +1,135 @@
-"""Platform overhead and input-pipeline headroom of `ganforge train` (1 worker).
+"""Platform overhead and input-pipeline headroom of `ganforge train` (1 worker, quickstart spec).
 
-Measures, in one run:
-  1. images/s of a plain PyTorch loop: the same DCGAN, batch, data (digits 32 px, tensors in
-     memory), Adam, non-saturating loss and thread count, no Ray, no MLflow;
-  2. images/s of `ganforge train` on the same spec (Ray Train worker, MLflow logging, EMA,
-     checkpoints), read from the run's `images_per_s` metric after warm-up (wall time between
-     log boundaries, the logging itself included), and where the worker loop's time per step
-     goes: the loop's own `time_<phase>_ms` metrics (data, step, rank0 side effects, report);
-  3. in this process, the step's parts: batch, D update, G update, the rest (schedules, EMA),
-     and inside the updates the optimizer steps with their loss reads, beside the plain loop's
-     time per step;
-  4. images/s the loader + augmentation delivers (benchmarks/bench_input_pipeline.py).
-Prints a table of medians and the ratios (targets: overhead ratio >= 0.95, headroom >= 2).
-The machine's load average is printed first and last: on a shared machine, say it with the figures.
+What it compares, like with like (same DCGAN, batch, data, Adam, loss, thread count):
+  textbook    the PyTorch DCGAN example's loop: one fake batch serves D's and G's update, no EMA;
+  same-math   ganforge's step written as a plain loop: D sees a fake drawn under no_grad, G's
+              update draws fresh latents (every n_critic > 1 step needs that), EMA after it.
+              The platform's overhead is ganforge's time against this one;
+  ganforge    the GanStep and its BatchStream, in this process (no Ray, no MLflow);
+then the same-math loop inside a Ray Train worker beside `ganforge train` itself (Ray Train
+worker, MLflow, EMA, checkpoints; `images_per_s` read from the run after warm-up), the worker
+loop's `time_<phase>_ms`, and the cores each process of this Ray instance used meanwhile
+(CPU seconds per second of the run, start-up included).
+In-process loops run interleaved: ``--repeats`` rounds of ``--window`` steps each, so load that
+comes and goes hits all of them; ratios are medians of per-round ratios.
+Prints the step's parts too, and (without --no-loader) the loader's headroom.
+The machine's load average is printed with each block: on a shared machine, say it with the figures.
 
-    .venv/bin/python benchmarks/bench_train_overhead.py [--steps 300] [--warmup 60] [--no-loader]
+    nice -n 15 .venv/bin/python benchmarks/bench_train_overhead.py [--steps 120] [--warmup 30] [--no-loader]
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_input_pipeline import loader_images_per_second  # noqa: E402
-
-from ganforge.config import load_spec  # noqa: E402
-from ganforge.data import build_dataset  # noqa: E402
-from ganforge.models import build_models  # noqa: E402
+from ganforge.config import load_spec
+from ganforge.data import build_dataset
+from ganforge.models import build_models
 
 SPEC = Path(__file__).resolve().parents[1] / "jobs" / "quickstart.yaml"
 
 
-def plain_loop_images_per_second(spec, steps: int, warmup: int, window: int = 20) -> float:
-    """Median images/s over windows of a textbook GAN loop with the spec's model and batch."""
-    torch.set_num_threads(spec.train.torch_threads or 1)
-    dataset = build_dataset(spec.data)
-    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
-    torch.manual_seed(0)
-    G, D = build_models(spec.model, dataset.img_shape, 0)
-    opt_g = torch.optim.Adam(G.parameters(), lr=spec.optim.g.lr, betas=tuple(spec.optim.g.betas))
-    opt_d = torch.optim.Adam(D.parameters(), lr=spec.optim.d.lr, betas=tuple(spec.optim.d.betas))
-    batch = spec.train.batch_size
-    rates, start = [], time.perf_counter()
-    for step in range(warmup + steps):
-        real = images[torch.randint(0, len(images), (batch,))]
-        fake = G(torch.randn(batch, G.z_dim))
+def threads_of(spec) -> int:
+    """The thread count train/loop.py gives the worker: train.torch_threads, else its reserved CPUs."""
+    return spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker))
+
+
+def plain_update(G, D, G_ema, opt_g, opt_d, decay: float):
+    """One plain-PyTorch GAN update over (real, z_d, z_g): the textbook one when ``z_g`` is None
+    (D's fake batch also serves G's update), else ganforge's computation: D's fake drawn under
+    no_grad from ``z_d``, G's from ``z_g`` with D frozen, then the EMA (weights and buffers)."""
+    def update(real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor | None) -> None:
+        with torch.set_grad_enabled(z_g is None):
+            fake = G(z_d)
         d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
+        if z_g is not None:
+            D.requires_grad_(False)
+            fake = G(z_g)
         g_loss = F.softplus(-D(fake)).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
-        if step >= warmup and (step - warmup + 1) % window == 0:
-            rates.append(window * batch / (time.perf_counter() - start))
-        if step == warmup - 1 or (step >= warmup and (step - warmup + 1) % window == 0):
-            start = time.perf_counter()
-    return statistics.median(rates)
+        if z_g is not None:
+            D.requires_grad_(True)
+            torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
+            torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
+    return update
 
 
-def ganforge_images_per_second(spec, steps: int, warmup: int) -> tuple[float, dict[str, float]]:
-    """Median of the run's logged images_per_s after warm-up (logged every 20 steps), and the
-    median ms per step of each loop phase (time_*_ms)."""
-    import mlflow
+def plain_stepper(spec, images: torch.Tensor, same_math: bool):
+    """One step of a plain loop on batches and latents drawn from torch's global RNG."""
+    torch.manual_seed(0)
+    G, D = build_models(spec.model, tuple(images.shape[1:]), 0)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=spec.optim.g.lr, betas=tuple(spec.optim.g.betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=spec.optim.d.lr, betas=tuple(spec.optim.d.betas))
+    update, batch = plain_update(G, D, G_ema, opt_g, opt_d, spec.train.ema), spec.train.batch_size
 
-    from ganforge.train.driver import run_training
-
-    with tempfile.TemporaryDirectory() as tmp:
-        uri = f"sqlite:///{tmp}/mlflow.db"
-        spec = spec.model_copy(deep=True)
-        spec.train.steps = warmup + steps
-        spec.train.log_every = 20
-        spec.train.sample_every = 0
-        spec.train.checkpoint_every = warmup + steps
-        spec.tracking.tracking_uri = uri
-        spec.tracking.registered_model = None
-        spec.scaling.storage_path = f"{tmp}/ray"
-        outcome = run_training(spec)
-        client = mlflow.MlflowClient(uri)
-        rate = statistics.median(m.value for m in client.get_metric_history(outcome.run_id, "images_per_s")
-                                 if m.step > warmup)
-        keys = [k for k in client.get_run(outcome.run_id).data.metrics if k.startswith("time_")]
-        phases = {k: statistics.median(m.value for m in client.get_metric_history(outcome.run_id, k) if m.step > warmup)
-                  for k in keys}
-    return rate, phases
+    def step() -> None:
+        real = images[torch.randint(0, len(images), (batch,))]
+        z_d = torch.randn(batch, G.z_dim)
+        update(real, z_d, torch.randn(batch, G.z_dim) if same_math else None)
+    return step
 
 
-def step_breakdown(spec, steps: int, warmup: int) -> dict[str, float]:
-    """ms per step of a ganforge step's parts, timed in this process around the real objects."""
+def ganforge_stepper(spec):
+    """One step of ganforge's GanStep on its BatchStream (what a worker runs, without Ray)."""
     from ganforge.augment import build_pipeline
     from ganforge.tasks import task_of
-    from ganforge.train import step as step_module
     from ganforge.train.batches import BatchStream
 
-    torch.set_num_threads(spec.train.torch_threads or 1)
     dataset = build_dataset(spec.data)
     dataset.set_transform(build_pipeline(spec.augment))
     task = task_of(spec)
-    modules = task.build_modules(spec, task.meta(dataset))
-    step = task.build_step(spec, modules)
+    step = task.build_step(spec, task.build_modules(spec, task.meta(dataset)))
     stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed)
+    counter = iter(range(10**9))
+    return lambda: step([stream.next()], next(counter)), step, stream
+
+
+def in_memory_images(spec) -> torch.Tensor:
+    """The spec's data set as one tensor (the plain loops index it: no loader)."""
+    dataset = build_dataset(spec.data)
+    return torch.stack([dataset[i][0] for i in range(len(dataset))])
+
+
+def interleaved(steppers: dict, repeats: int, window: int, warmup: int) -> dict[str, list[float]]:
+    """ms/step of each stepper per round; each round runs every stepper for ``window`` steps."""
+    for step in steppers.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steppers}
+    for _ in range(repeats):
+        for name, step in steppers.items():
+            start = time.perf_counter()
+            for _ in range(window):
+                step()
+            times[name].append(1000 * (time.perf_counter() - start) / window)
+    return times
+
+
+def paired_ratio(fast: list[float], slow: list[float]) -> float:
+    """Median over rounds of fast/slow time per step (= slow's speed relative to fast's)."""
+    return statistics.median(a / b for a, b in zip(fast, slow))
+
+
+def step_breakdown(step, stream, steps: int, warmup: int) -> dict[str, float]:
+    """ms per step of a ganforge step's parts, timed around the real objects' methods."""
+    from ganforge.train import step as step_module
+
     totals: dict[str, float] = {}
 
     def timed(owner, name: str, label: str) -> None:
@@ -122,24 +143,94 @@ def step_breakdown(spec, steps: int, warmup: int) -> dict[str, float]:
                 totals[label] = totals.get(label, 0.0) + time.perf_counter() - start
         setattr(owner, name, wrapper)
 
-    timed(stream, "next", "batch (loader)")
-    timed(step, "d_update", "D update")
-    timed(step, "g_update", "G update")
-    timed(step_module, "apply_update", "  in the updates: optimizer steps + loss reads")
-    timed(step_module, "update_ema", "EMA")
-    timed(step, "latents", "  in the updates: latents (seeded draws)")
+    labels = {"batch": (stream, "next"), "D update": (step, "d_update"), "G update": (step, "g_update"),
+              "  in the updates: optimizer steps + loss reads": (step_module, "apply_update"),
+              "  in the updates: latents (seeded draws)": (step, "latents"), "EMA": (step_module, "update_ema")}
+    for label, (owner, name) in labels.items():
+        timed(owner, name, label)
     for t in range(warmup):
-        step([stream.next()], t)
+        step([stream.next()], 10**6 + t)
     totals.clear()
     start = time.perf_counter()
-    for t in range(warmup, warmup + steps):
-        step([stream.next()], t)
+    for t in range(steps):
+        step([stream.next()], 2 * 10**6 + t)
     totals["total"] = time.perf_counter() - start
-    top = ("batch (loader)", "D update", "G update", "EMA")
-    totals["rest (schedules, step bookkeeping)"] = totals["total"] - sum(totals.get(k, 0.0) for k in top)
-    order = [*top[:3], "  in the updates: optimizer steps + loss reads", "  in the updates: latents (seeded draws)",
-             "EMA", "rest (schedules, step bookkeeping)", "total"]
-    return {label: 1000 * totals.get(label, 0.0) / steps for label in order}
+    totals["rest (schedules, bookkeeping)"] = totals["total"] - sum(totals.get(k, 0.0) for k in
+                                                                     ("batch", "D update", "G update", "EMA"))
+    return {label: 1000 * totals.get(label, 0.0) / steps for label in [*labels, "rest (schedules, bookkeeping)", "total"]}
+
+
+def plain_in_worker(config: dict) -> None:
+    """Ray Train worker: the same-math plain loop, threads set as train/loop.py sets them."""
+    import ray.train
+
+    from ganforge.config import ExperimentSpec
+
+    spec = ExperimentSpec(**config["spec"])
+    omp = os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(threads_of(spec))
+    step = plain_stepper(spec, in_memory_images(spec), same_math=True)
+    times = interleaved({"plain": step}, config["repeats"], config["window"], config["warmup"])["plain"]
+    ray.train.report({"ms": statistics.median(times), "threads": torch.get_num_threads(), "omp": str(omp)})
+
+
+def plain_in_ray_worker(spec, repeats: int, window: int, warmup: int, storage: str) -> dict:
+    """Median ms/step of the same-math plain loop in a 1-worker TorchTrainer, and its thread facts."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    trainer = TorchTrainer(plain_in_worker, train_loop_config={"spec": spec.to_dict(), "repeats": repeats,
+                                                                "window": window, "warmup": warmup},
+                           scaling_config=ScalingConfig(num_workers=1, resources_per_worker={
+                               "CPU": spec.scaling.cpus_per_worker}),
+                           run_config=RunConfig(name=f"plain-{uuid.uuid4().hex[:8]}", storage_path=storage))
+    return trainer.fit().metrics
+
+
+def ganforge_train(spec, steps: int, warmup: int, tmp: str) -> tuple[float, dict[str, float]]:
+    """`ganforge train` of ``spec``: median logged images_per_s after warm-up (logged every 20
+    steps) and the median ms per step of each worker loop phase (time_*_ms)."""
+    import mlflow
+
+    from ganforge.train.driver import run_training
+
+    spec = spec.model_copy(deep=True)
+    spec.train.steps, spec.train.log_every, spec.train.sample_every = warmup + steps, 20, 0
+    spec.train.checkpoint_every = warmup + steps
+    spec.tracking.tracking_uri = f"sqlite:///{tmp}/mlflow.db"
+    spec.tracking.registered_model = None
+    spec.scaling.storage_path = f"{tmp}/ray"
+    outcome = run_training(spec)
+    client = mlflow.MlflowClient(spec.tracking.tracking_uri)
+
+    def median(key: str) -> float:
+        return statistics.median(m.value for m in client.get_metric_history(outcome.run_id, key) if m.step > warmup)
+    keys = [k for k in client.get_run(outcome.run_id).data.metrics if k.startswith("time_")]
+    return median("images_per_s"), {k: median(k) for k in keys}
+
+
+def process_cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each descendant of this process (the Ray
+    instance it started), summed by process title; this process itself as "driver"."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children, stats = {}, {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        stats[pid] = (Path(title).name[:40] or "?", (int(fields[11]) + int(fields[12])) / ticks)
+    totals, todo = {"driver": stats.get(os.getpid(), ("", 0.0))[1]}, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        if pid in stats:
+            title, seconds = stats[pid]
+            totals[title] = totals.get(title, 0.0) + seconds
+    return totals
 
 
 def load() -> str:
@@ -147,44 +238,81 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def print_rows(title: str, rows: dict[str, float], unit: str = "ms/step") -> None:
+    """A two-column block."""
+    print(f"\n{title:<48}{unit:>10}")
+    for key, value in rows.items():
+        print(f"{key:<48}{value:>10.2f}")
+
+
+def in_process(spec, args) -> dict[str, list[float]]:
+    """The interleaved in-process rows and the step's parts; returns the per-round times."""
+    torch.set_num_threads(threads_of(spec))
+    images = in_memory_images(spec)
+    gf, step, stream = ganforge_stepper(spec)
+    steppers = {"textbook plain loop": plain_stepper(spec, images, False),
+                "same-math plain loop": plain_stepper(spec, images, True), "ganforge step (in process)": gf}
+    times = interleaved(steppers, args.repeats, args.window, args.warmup)
+    print_rows(f"in process, {args.repeats} rounds x {args.window} steps (load {load()})",
+               {name: statistics.median(t) for name, t in times.items()})
+    print_rows(f"step parts, in process (load {load()})", step_breakdown(step, stream, args.window * 2, 5))
+    return times
+
+
+def in_ray(spec, args, tmp: str) -> tuple[dict, float, dict, dict]:
+    """The Ray rows: the plain loop in a worker, then `ganforge train`, in one Ray instance."""
+    from ganforge.raycluster import ray_session
+
+    with ray_session():
+        plain = plain_in_ray_worker(spec, max(3, args.steps // args.window), args.window, args.warmup, f"{tmp}/ray")
+        before, start = process_cpu_seconds(), time.perf_counter()
+        rate, phases = ganforge_train(spec, args.steps, args.warmup, tmp)
+        after, wall = process_cpu_seconds(), time.perf_counter() - start
+    used = {title: (after[title] - before.get(title, 0.0)) / wall for title in after}
+    return plain, rate, phases, {k: v for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.005}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=120, help="`ganforge train` steps after warm-up")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved in-process rounds")
+    parser.add_argument("--window", type=int, default=10, help="steps per loop per round")
+    parser.add_argument("--no-ray", action="store_true", help="only the in-process rows")
     parser.add_argument("--no-loader", action="store_true", help="skip the input-pipeline headroom rows")
-    parser.add_argument("--threads", type=int, help="override train.torch_threads (both loops; 1 on a busy machine)")
+    parser.add_argument("--threads", type=int, help="override train.torch_threads (both loops)")
     args = parser.parse_args()
     spec = load_spec(SPEC)
-    if args.threads:
-        spec.train.torch_threads = args.threads
-    print(f"load average at start: {load()}")
-    plain = plain_loop_images_per_second(spec, args.steps, args.warmup)
-    platform, phases = ganforge_images_per_second(spec, args.steps, args.warmup)
-    parts = step_breakdown(spec, min(args.steps, 100), 20)
-    plain_after = plain_loop_images_per_second(spec, args.steps, args.warmup)  # drift check
+    spec.train.torch_threads = args.threads or spec.train.torch_threads
     batch = spec.train.batch_size
-    print(f"\nquickstart spec: DCGAN ngf/ndf 32, batch {batch}, digits 32 px, "
-          f"{spec.train.torch_threads} threads; medians after {args.warmup} warm-up steps\n")
-    print(f"{'measurement':<44}{'images/s':>10}{'ms/step':>10}")
-    for name, rate in (("plain PyTorch loop", plain), ("plain PyTorch loop (again, after)", plain_after),
-                       ("ganforge train (1 Ray Train worker)", platform)):
-        print(f"{name:<44}{rate:>10.0f}{1000 * batch / rate:>10.2f}")
-    print(f"\n{'worker loop phases (ganforge train, rank 0)':<44}{'ms/step':>10}")
-    for key, value in sorted(phases.items()):
-        print(f"{key:<44}{value:>10.3f}")
-    print(f"\n{'step parts (in process, no Ray)':<44}{'ms/step':>10}")
-    for key, value in parts.items():
-        print(f"{key:<44}{value:>10.3f}")
-    print(f"\n{'ratio':<44}{'value':>10}{'target':>10}")
-    print(f"{'platform overhead: ganforge / plain':<44}{platform / plain:>10.2f}{'>= 0.95':>10}")
-    print(f"{'  against the mean of both plain runs':<44}{2 * platform / (plain + plain_after):>10.2f}{'>= 0.95':>10}")
+    print(f"quickstart: DCGAN ngf/ndf 32, batch {batch}, digits 32 px, {threads_of(spec)} torch threads")
+    times = in_process(spec, args)
+    same, ours = times["same-math plain loop"], times["ganforge step (in process)"]
+    ratios = {"ganforge step / same-math plain (in process)": paired_ratio(same, ours),
+              "ganforge step / textbook plain (in process)": paired_ratio(times["textbook plain loop"], ours)}
+    if not args.no_ray:
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, rate, phases, cpu = in_ray(spec, args, tmp)
+        train_ms = 1000 * batch / rate
+        print_rows(f"Ray rows (load {load()})", {
+            f"same-math plain loop in a Ray Train worker ({plain['threads']} threads, OMP {plain['omp']})": plain["ms"],
+            "ganforge train (1 Ray Train worker)": train_ms})
+        print_rows("worker loop phases (ganforge train, rank 0)", dict(sorted(phases.items())))
+        print_rows("cores each process used during ganforge train", cpu, "CPU s/s")
+        ratios["ganforge train / same-math plain in a worker"] = plain["ms"] / train_ms
+        ratios["ganforge train / same-math plain (in process)"] = statistics.median(same) / train_ms
+    print_rows("ratios (target >= 0.95 against the same-math loop)", ratios, "value")
     if not args.no_loader:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_input_pipeline import loader_images_per_second
+
         loader = loader_images_per_second(spec)
-        heavy_spec = spec.model_copy(deep=True)
-        heavy_spec.augment.preset = "blur+flip+affine"
-        heavy = loader_images_per_second(heavy_spec)
-        print(f"{'input headroom: loader / ganforge step':<44}{loader / platform:>10.2f}{'>= 2':>10}")
-        print(f"{'headroom with blur+flip+affine':<44}{heavy / platform:>10.2f}{'>= 2':>10}")
+        heavy = spec.model_copy(deep=True)
+        heavy.augment.preset = "blur+flip+affine"
+        step_rate = 1000 * batch / statistics.median(ours)
+        print_rows("input headroom (target >= 2)", {"loader / ganforge step": loader / step_rate,
+                                                    "with blur+flip+affine": loader_images_per_second(heavy) / step_rate},
+                   "value")
     print(f"\nload average at end: {load()}")
 
 
