@@ -114,3 +114,15 @@ def test_two_ranks_gradients_average_to_the_one_process_gradients(tmp_path):
     for name, value in expected_terms.items():
         assert (ranks[0][1][name] + ranks[1][1][name]) / 2 == pytest.approx(value, rel=1e-5), name
     assert ranks[0][1]["g_l1"] != ranks[1][1]["g_l1"]  # the ranks did see different images
+
+
+def test_finetune_accepts_an_unconditional_source_trained_on_labelled_data(tmp_path):
+    """A source trained on Fashion-MNIST records the data's 10 classes in its meta though its G is
+    unconditional (model.conditional false): fine-tuning must take it (jobs/adapt/finetune-*.yaml)."""
+    from ganforge.train.checkpoint import atomic_save, load_checkpoint
+
+    payload = load_checkpoint(save_source(tmp_path))
+    payload["meta"]["num_classes"] = 10
+    atomic_save(payload, tmp_path / "checkpoint.pt")
+    _, _, modules, _ = build(adapt_spec(tmp_path, "finetune", loss={"name": "hinge"}))
+    assert modules.G.num_classes == 0

@@ -18,7 +18,8 @@ class FineTune(AdaptMethod):
     recommended = {"train": {"ema": 0.0, "batch_size": 25}}
 
     def check_source(self, spec, weights) -> None:
-        if int(weights.meta.get("num_classes", 0)):
+        # The meta records the data's classes; the generator is conditional only when its model says so.
+        if weights.spec.get("model", {}).get("conditional") and int(weights.meta.get("num_classes", 0)):
             raise ValueError(f"adapt.method={spec.adapt.method} adapts unconditional generators; adapt.source is "
                              "conditional: use adapt.method: bsa (it replaces the class embedding)")
 
