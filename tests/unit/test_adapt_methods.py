@@ -126,3 +126,6 @@ def test_finetune_accepts_an_unconditional_source_trained_on_labelled_data(tmp_p
     atomic_save(payload, tmp_path / "checkpoint.pt")
     _, _, modules, _ = build(adapt_spec(tmp_path, "finetune", loss={"name": "hinge"}))
     assert modules.G.num_classes == 0
+    conditional = save_source(tmp_path / "c" if (tmp_path / "c").mkdir() is None else None, "biggan")
+    with pytest.raises(ValueError, match="adapts unconditional generators; adapt.source is conditional"):
+        build(adapt_spec(conditional, "finetune", loss={"name": "hinge"}))
