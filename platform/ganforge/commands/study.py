@@ -12,7 +12,7 @@ from ganforge.commands import fail
 
 def study(
     study_path: Optional[str] = typer.Argument(None, metavar="STUDY", help="a study document, e.g. jobs/studies/augmentation.yaml"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a key of the base spec: --set train.batch_size=32"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a spec key of the base and of every variant's own spec: --set train.batch_size=32"),
     resume: bool = typer.Option(False, "--resume", help="continue the latest run of this study (finished trials are kept)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: RAY_ADDRESS or a local instance)"),
     output: Optional[str] = typer.Option(None, "--output", help="folder for the table and plots (default: studies/NAME or studies/PARENT_RUN_ID)"),
