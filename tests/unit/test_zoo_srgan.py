@@ -98,3 +98,20 @@ def test_objectives_are_the_papers():
 def test_a_target_not_a_power_of_two_larger_is_a_clear_error(lr, hr):
     with pytest.raises(ValueError, match="2x, 4x, 8x"):
         MODELS.get("srresnet").build(ModelSpec(name="srresnet"), (3, lr, lr), (3, hr, hr))
+
+
+def test_bicubic_skip_makes_g_the_residual_over_bicubic_with_the_same_state_dict():
+    """skip: bicubic adds torch's bicubic upsampling of the input to the last conv (no tanh): with
+    that conv zeroed, G is bicubic upsampling (clamped outside training); the state dict is the
+    paper G's, so SRGAN can start from such an SRResNet."""
+    G, _ = build(lr=6, scale=4, skip="bicubic", **SMALL)
+    plain, _ = build(lr=6, scale=4, **SMALL)
+    assert G.state_dict().keys() == plain.state_dict().keys()
+    nn.init.zeros_(G.to_image[0].weight)
+    nn.init.zeros_(G.to_image[0].bias)
+    x = torch.rand(2, 3, 6, 6) * 2 - 1
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.equal(G.train()(x), bicubic)  # bicubic overshoots [-1, 1]; training keeps it
+    assert torch.equal(G.eval()(x), bicubic.clamp(-1, 1))
+    with pytest.raises(ValueError, match="same channels.*skip=none"):
+        MODELS.get("srresnet").build(ModelSpec(name="srresnet", options={**SMALL, "skip": "bicubic"}), (1, 6, 6), (3, 24, 24))

@@ -17,12 +17,20 @@ but never trained) and ``srgan`` (content loss on pretrained features plus 1e-3 
 which starts from an SRResNet's weights through ``model.init_from`` (same G, same state dict).
 Convs followed by BN have no bias (BN's shift replaces it). Weights keep PyTorch's default
 initialisation: the paper does not specify one.
+
+``skip: bicubic`` (off by default: the paper has none) adds the bicubic upsampling of the input to
+the last conv's output, with no tanh, so the network learns the residual over bicubic, as BasicSR's
+MSRResNet does over bilinear (Wang et al. 2018, ESRGAN's modified SRResNet). It starts near the
+bicubic baseline instead of far below it, which is what a CPU-sized run can afford; the state dict
+is the same, so an SRGAN started from such an SRResNet sets the same ``skip``.
 """
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -37,6 +45,8 @@ class SRGANOptions(BaseModel):
     ngf: int = Field(64, ge=1, description="generator width (channels of every residual block)")
     ndf: int = Field(64, ge=1, description="discriminator width of its first conv (x8 at its last)")
     dense: int = Field(1024, ge=1, description="units of the discriminator's hidden dense layer")
+    skip: Literal["none", "bicubic"] = Field("none", description="none: the paper's G; bicubic: G learns the "
+                                             "residual over the bicubic upsampling of its input (BasicSR's MSRResNet)")
 
 
 def sr_scale(input_shape, target_shape) -> int:
@@ -80,14 +90,25 @@ class SRResNet(nn.Module):
         self.blocks = nn.Sequential(*(ResidualBlock(width) for _ in range(opts.n_blocks)))
         self.trunk_end = nn.Sequential(nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
         self.upsample = nn.Sequential(*(subpixel_block(width) for _ in range(int(math.log2(self.scale)))))
-        self.to_image = nn.Sequential(nn.Conv2d(width, target_shape[0], 9, 1, 4), nn.Tanh())
+        self.skip = opts.skip
+        if self.skip != "none" and input_shape[0] != target_shape[0]:
+            raise ValueError(f"skip: {self.skip} adds the upsampled input to the output, so input and target need the "
+                             f"same channels, got {input_shape[0]} and {target_shape[0]}; set model.options.skip=none")
+        # With the skip, the conv's output is a residual: a tanh would bound it to [-1, 1] around the base.
+        last = [nn.Conv2d(width, target_shape[0], 9, 1, 4)] + ([nn.Tanh()] if self.skip == "none" else [])
+        self.to_image = nn.Sequential(*last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.input_shape[0]:
             raise ValueError(f"this generator takes {self.input_shape[0]}-channel inputs, got {tuple(x.shape)}")
         features = self.head(x)
         features = features + self.trunk_end(self.blocks(features))  # the long skip over all blocks
-        return self.to_image(self.upsample(features))
+        image = self.to_image(self.upsample(features))
+        if self.skip == "none":
+            return image
+        image = image + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        # Clamped only outside training: a clamp in training would stop the gradient of saturated pixels.
+        return image if self.training else image.clamp(-1, 1)
 
 
 def after_stride_2(size: int, times: int) -> int:
