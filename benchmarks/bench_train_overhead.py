@@ -215,6 +215,8 @@ def process_cpu_seconds() -> dict[str, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     children, stats = {}, {}
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():  # self, thread-self, sys, ...
+            continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
@@ -282,6 +284,7 @@ def main() -> None:
     parser.add_argument("--no-loader", action="store_true", help="skip the input-pipeline headroom rows")
     parser.add_argument("--threads", type=int, help="override train.torch_threads (both loops)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each block as it is measured, also into a log file
     spec = load_spec(SPEC)
     spec.train.torch_threads = args.threads or spec.train.torch_threads
     batch = spec.train.batch_size
