@@ -2,10 +2,12 @@
 
 A Gaussian kernel k(x, y) = exp(-|x - y|^2 / (2 sigma^2)) with sigma the median pairwise distance
 (unless ``kmmd_sigma`` is given); the statistic is the unbiased MMD^2 and its p-value comes from
-a permutation test. Repeated on ``kmmd_repeats`` random subsets, as the BigGAN-vs-SNGAN
-small-data report does: ``kmmd`` (mean MMD^2, lower is better), ``kmmd_pvalue`` (median p) and
-``kmmd_accept_rate`` (fraction of subsets where H0 "same distribution" is accepted at
-``kmmd_alpha``; about 1 - alpha when the generator matches the data, higher is better).
+a permutation test. Repeated on ``kmmd_repeats`` random subsets: ``kmmd`` (mean MMD^2, lower is
+better), ``kmmd_pvalue`` (median p) and ``kmmd_accept_rate`` (fraction of subsets where H0 "same
+distribution" is accepted at ``kmmd_alpha``; about 1 - alpha when the generator matches the data,
+higher is better). The BigGAN-vs-SNGAN small-data report's figures are R kernlab's ``kmmd``
+(first- and third-order statistics, Rademacher and asymptotic bounds): metric ``kmmd_gauss``,
+metrics/kmmd_kernlab.py.
 """
 from __future__ import annotations
 
