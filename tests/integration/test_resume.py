@@ -14,7 +14,7 @@ from ganforge.train.driver import TrainingError, run_training
 from ganforge.train.storage import STAGED_DIR
 from statecompare import differences
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def spec(steps: int, storage) -> ExperimentSpec:
