@@ -55,6 +55,8 @@ def pretrain(family: str, args, directory: Path) -> Path:
     start = time.perf_counter()
     for index in range(args.pretrain_steps):
         losses = step([stream.next()], index)
+        if (index + 1) % 50 == 0:  # progress on a shared machine
+            print(f"  {family} pretraining step {index + 1} ({time.perf_counter() - start:.0f} s)", flush=True)
     print(f"source: {family} width {args.width} pretrained {args.pretrain_steps} steps on {len(dataset)} Fashion-MNIST "
           f"images in {time.perf_counter() - start:.0f} s (last d_loss {losses['d_loss']:.3f})", flush=True)
     directory.mkdir(parents=True, exist_ok=True)
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--methods", default="bsa,finetune", help="methods of every source (see --rows)")
     parser.add_argument("--rows", help="source:method pairs instead, e.g. sngan:bsa,sngan:finetune,biggan:bsa")
     parser.add_argument("--source-dir", help="keep the pretrained sources here (and reuse them when there)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: a shared, oversubscribed machine)")
     parser.add_argument("--tracking-uri", help="log the tables and grids to this MLflow store")
     args = parser.parse_args()
     args.steps = sorted(int(s) for s in args.steps.split(","))
@@ -170,7 +173,7 @@ def main() -> None:
     from ganforge.adapt.table import TableRow, markdown_table
     from ganforge.sampling import load_generator
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         found, grids = {}, Path(tmp) / "grids"
