@@ -1,8 +1,9 @@
 """`ganforge adapt` end to end on Ray (issue 14), the one Ray Train run of the adaptation tests: a
 tiny SNGAN registered in MLflow (saved in process, no training run), adapted with BSA to 8 faces
-through the shared worker loop; the run records the BSA loss terms, a grid of training images |
-reconstructions | new samples, and registers the adapted generator, which `ganforge evaluate`
-scores (KMMD, FID) and the MLflow pyfunc serves without the source."""
+through the shared worker loop; the run records the BSA loss terms, its periodic evaluation (the
+kernlab-style KMMD figures under the extractor's tag), a grid of training images | reconstructions |
+new samples, and registers the adapted generator, which `ganforge evaluate` scores (KMMD, FID) and
+the MLflow pyfunc serves without the source; the report's table is built from the run's history."""
 from __future__ import annotations
 
 import re
@@ -46,6 +47,7 @@ def test_bsa_adapts_a_registered_sngan_on_ray_and_the_result_evaluates_and_serve
     from typer.testing import CliRunner
 
     from ganforge.cli import _register_commands, app
+    from ganforge.adapt.table import TableRow, figure_keys, log_table, markdown_table, run_scores
     from ganforge.commands.adapt import checked_spec
     from ganforge.config import ExperimentSpec
     from ganforge.train.checkpoint import load_checkpoint
@@ -57,6 +59,8 @@ def test_bsa_adapts_a_registered_sngan_on_ray_and_the_result_evaluates_and_serve
         adapt={"source": source, "method": "bsa"},  # perceptual: auto (VGG16 when found, else the Inception port)
         train={"steps": STEPS, "batch_size": 4, "checkpoint_every": 2, "log_every": 2, "sample_every": STEPS,
                "grid_size": 8, "torch_threads": 1},
+        eval={"every": STEPS, "metrics": ["fid", "kmmd_gauss"], "extractor": "domain:digits", "n": 16,
+              "options": {"kmmd_gauss_subset_size": 8, "kmmd_gauss_repeats": 2, "kmmd_gauss_ntimes": 20}},
         tracking={"registered_model": "bsa-faces-g"}, scaling={"storage_path": str(tmp_path / "ray")}))
     assert spec.adapt.source == "models:/adapt-src/1"  # pinned before Ray
     outcome = run_training(spec)
@@ -67,6 +71,13 @@ def test_bsa_adapts_a_registered_sngan_on_ray_and_the_result_evaluates_and_serve
     client = MlflowClient(mlflow_uri)
     metrics = client.get_run(outcome.run_id).data.metrics
     assert {"g_loss", "g_l1", "g_perceptual", "g_emd", "g_reg"} <= set(metrics)
+    scores = run_scores(client, outcome.run_id, (STEPS,), tag="domain-digits")  # what the study's table reads
+    assert set(scores[STEPS]) == set(figure_keys("domain-digits"))  # FID and every KMMD figure
+    assert 0.0 <= scores[STEPS]["domain-digits.kmmd_gauss_accept_rate"] <= 1.0
+    rows = [TableRow("sngan", "bsa", scores)]
+    log_table(client, outcome.run_id, "lfw-faces", rows, (STEPS,), tag="domain-digits")
+    tables = client.download_artifacts(outcome.run_id, "adapt_tables", str(tmp_path / "tables"))
+    assert open(f"{tables}/lfw-faces.md").read() == markdown_table("lfw-faces", rows, (STEPS,), tag="domain-digits")
     # one row of training images, one of their reconstructions, one of new samples (2 px padding)
     grid = np.asarray(Image.open(client.download_artifacts(outcome.run_id, f"samples/samples_step{STEPS:07d}.png", str(tmp_path))))
     assert grid.shape[:2] == (3 * 34 + 2, 8 * 34 + 2)
@@ -74,11 +85,12 @@ def test_bsa_adapts_a_registered_sngan_on_ray_and_the_result_evaluates_and_serve
 
     if not app.registered_commands:
         _register_commands()
-    evaluated = CliRunner().invoke(app, ["evaluate", "models:/bsa-faces-g/1", "--metrics", "kmmd,fid", "--n", "16",
+    evaluated = CliRunner().invoke(app, ["evaluate", "models:/bsa-faces-g/1", "--metrics", "kmmd_gauss,fid", "--n", "16",
                                          "--extractor", "domain:digits", "--device", "cpu"])
     assert evaluated.exit_code == 0, evaluated.output
     values = dict(re.findall(r"^(\S+)\s+(-?[\d.e+-]+)$", evaluated.output, re.M))
-    assert {"domain-digits.kmmd", "domain-digits.kmmd_accept_rate", "domain-digits.fid"} <= set(values)
+    assert {"domain-digits.kmmd_gauss_accept_rate", "domain-digits.kmmd_gauss_mmd1_median",
+            "domain-digits.kmmd_gauss_mmd3_mean", "domain-digits.fid"} <= set(values)
 
     model = mlflow.pyfunc.load_model("models:/bsa-faces-g/1")
     z = np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32)
