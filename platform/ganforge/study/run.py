@@ -63,14 +63,14 @@ def run_study_trial(config: dict, *, variants: dict[str, dict], base: dict, docu
     from mlflow.tracking import MlflowClient
     from ray import tune
 
-    from ganforge.tune.trial import TRIAL_TAG, _report_finished, run_trial
+    from ganforge.tune.trial import TRIAL_TAG, report_finished, run_trial
 
     name, seed = config[VARIANT_KEY], config["train.seed"]
     client = MlflowClient(trial_kwargs["tracking_uri"])
     parent = client.get_run(trial_kwargs["parent_run_id"])
     done = _finished_run(client, parent, name, seed)
     if done is not None:
-        _report_finished(done)
+        report_finished(done)
         return
     params, document = variant_trial(config, variants, documents or {}, base)
     try:

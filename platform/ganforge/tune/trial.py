@@ -131,7 +131,7 @@ def _child_run(spec: ExperimentSpec, client, parent, existing, trial_id: str, pa
     return run_id
 
 
-def _report_finished(run) -> None:
+def report_finished(run) -> None:
     """Hand Tune the final result of a trial whose training finished in an earlier session.
 
     Tune records a trial's end asynchronously: a search interrupted just after a trial finished
@@ -188,7 +188,7 @@ def run_trial(config: dict, *, base: dict, parent_run_id: str, tracking_uri: str
     parent = client.get_run(parent_run_id)
     existing = _existing_child_run(client, parent, trial_id)
     if existing is not None and existing.info.status == "FINISHED":
-        _report_finished(existing)
+        report_finished(existing)
         return
     run_id = _child_run(spec, client, parent, existing, trial_id, config)
     # A fresh Train run each time the trial (re)starts: re-using a Train run name would resume
