@@ -26,6 +26,7 @@ fi
 
 has_postgresql() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
 has_chromium() { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }
+has_opencv_digits() { [ -f /usr/share/doc/opencv-doc/examples/data/digits.png ]; }
 
 # system_package CHECK PACKAGE WHY: install Debian's PACKAGE unless CHECK (a function) finds it.
 # Where apt-get or root is missing it says what to run instead and carries on.
@@ -48,6 +49,9 @@ system_package() {
 }
 system_package has_postgresql postgresql "the MLflow-on-PostgreSQL tracking test"
 system_package has_chromium chromium "the Serve playground test"
+# OpenCV's digits.png: the few-shot digits target of jobs/adapt/*-digits.yaml (96 MB; its photos
+# are also the first of setup_photos.sh's packages).
+system_package has_opencv_digits opencv-doc "the opencv-digits data set (jobs/adapt/*-digits.yaml)"
 # Fashion-MNIST from Debian where apt is available (skips with advice otherwise).
 bash scripts/setup_data.sh || echo "[setup] fashion-mnist not installed (see scripts/setup_data.sh)"
 # Debian's photographs for the paired data sets (edges2photos, sr: ~240 MB). The tests do not need

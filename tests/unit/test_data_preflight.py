@@ -28,6 +28,7 @@ IDX_FIX = ("--set data.root=", "GANFORGE_DATA_DIR", "data.download=true")
 def no_data_env(monkeypatch, tmp_path):
     """No user configuration leaks in: env vars unset, data home in tmp."""
     monkeypatch.delenv("GANFORGE_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.delenv("GANFORGE_OPENCV_DIGITS_DIR", raising=False)
     monkeypatch.setenv("GANFORGE_DATA_DIR", str(tmp_path / "home"))
 
 
@@ -192,7 +193,25 @@ FOLDER_CASES = {
                                              t / "i/broken000.png", ("of 4 image files", "data.max_bad_fraction")),
 }
 
+def digit_sheet(tmp, size=(2000, 1000)):
+    """A blank digits.png of OpenCV's size (or ``size``) in ``tmp``; returns the folder."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros(size[::-1], np.uint8)).save(tmp / "digits.png")
+    return tmp
+
+
+OPENCV_DIGITS_FIX = ("digits.png", "--set data.root=", "GANFORGE_OPENCV_DIGITS_DIR", "apt-get install opencv-doc")
+OPENCV_DIGITS_CASES = {
+    "missing dir": lambda t: (*_missing(t), OPENCV_DIGITS_FIX),
+    "empty dir": lambda t: (*_empty_dir(t), OPENCV_DIGITS_FIX),
+    "wrong size": lambda t: ({"root": str(digit_sheet(t / "s", (200, 100)))}, t / "s/digits.png",
+                             ("is 200x100", "2000x1000 digit sheet")),
+    "not a png": lambda t: ({"root": str(overwrite(digit_sheet(t / "s") / "digits.png", b"<html>").parent)},
+                            t / "s/digits.png", ("not a readable PNG",)),
+}
+
 CASES = {
+    "opencv-digits": OPENCV_DIGITS_CASES,
     "mnist": IDX_CASES,
     "fashion-mnist": IDX_CASES,
     "cifar10": _cifar_cases("cifar10"),
@@ -202,6 +221,7 @@ CASES = {
 }
 
 GOOD = {
+    "opencv-digits": lambda t: {"root": str(digit_sheet(t / "s"))},
     "mnist": lambda t: {"root": str(idx_set(t / "d", compress=True))},
     "fashion-mnist": lambda t: {"root": str(idx_set(t / "d"))},
     "cifar10": lambda t: {"root": str(cifar_set(t / "c", "cifar10")[0])},
