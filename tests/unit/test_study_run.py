@@ -9,13 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-BASE = {
-    "data": {"name": "digits", "resolution": 16},
-    "model": {"name": "dcgan", "z_dim": 16, "options": {"ngf": 8, "ndf": 8}},
-    "train": {"batch_size": 32, "torch_threads": 1},
-    "eval": {"metrics": ["fid"], "n": 64, "extractor": "domain:digits"},
-}
-FID = "domain-digits.fid"
+from test_study_spec import BASE, FID  # the tiny base spec the study-document tests use
 
 
 @pytest.fixture(scope="module")
