@@ -217,21 +217,20 @@ def _samples(client, run_id: str, at: list[int], folder: Path) -> dict[int, str]
     return {s: client.download_artifacts(run_id, steps[s], str(folder)) for s in sorted(wanted)}
 
 
-def _real_tables(client, parent_run_id: str, plan: dict, folder: Path) -> dict[str, dict]:
+def _real_tables(client, parent_run_id: str, plan: dict) -> dict[str, dict]:
     """The plan's real-data tables from the parent run; one it lacks is computed (on the study's
     base spec) and logged, so the next ``--report`` reads it from MLflow."""
-    import json
-
     from ganforge.study.real_tables import REAL_TABLES
+    from ganforge.study.run import read_json_artifact
 
     logged = {a.path for a in client.list_artifacts(parent_run_id, "study/real_tables")}
     tables = {}
     for name in plan.get("real_tables", []):
         path = f"study/real_tables/{name}.json"
         if path in logged:
-            tables[name] = json.loads(Path(client.download_artifacts(parent_run_id, path, str(folder))).read_text())
+            tables[name] = read_json_artifact(client, parent_run_id, path)
             continue
-        base = json.loads(Path(client.download_artifacts(parent_run_id, "study/base.json", str(folder))).read_text())
+        base = read_json_artifact(client, parent_run_id, "study/base.json")
         tables[name] = REAL_TABLES.get(name).compute(_base_spec(base), 0)
         client.log_dict(parent_run_id, tables[name], path)
     return tables
@@ -270,7 +269,7 @@ def collect(tracking_uri: str, parent_run_id: str, folder: Path | None = None) -
             if found:
                 samples[variant] = found
     return StudyResults(plan["name"], list(plan["variants"]), list(plan["at"]), list(plan["metrics"]), histories,
-                        samples, list(plan.get("seeds", [])), _real_tables(client, parent_run_id, plan, folder),
+                        samples, list(plan.get("seeds", [])), _real_tables(client, parent_run_id, plan),
                         dict(plan.get("groups", {})))
 
 

@@ -107,17 +107,23 @@ def log_plan(tracking_uri: str, parent_run_id: str, study: Study) -> None:
     client.log_text(parent_run_id, json.dumps(study.base, indent=1), "study/base.json")
 
 
-def logged_plan(tracking_uri: str, parent_run_id: str) -> dict | None:
-    """The plan a parent run holds (``study/study.json``), None when it has none."""
+def read_json_artifact(client, run_id: str, path: str):
+    """A JSON artifact of ``run_id`` (logged with ``log_dict`` or ``log_text``), parsed."""
     import json
     import tempfile
 
+    with tempfile.TemporaryDirectory() as folder:
+        return json.loads(Path(client.download_artifacts(run_id, path, folder)).read_text())
+
+
+def logged_plan(tracking_uri: str, parent_run_id: str) -> dict | None:
+    """The plan a parent run holds (``study/study.json``), None when it has none."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
     if not any(a.path == PLAN_ARTIFACT for a in client.list_artifacts(parent_run_id, "study")):
         return None
-    return json.loads(Path(client.download_artifacts(parent_run_id, PLAN_ARTIFACT, tempfile.mkdtemp())).read_text())
+    return read_json_artifact(client, parent_run_id, PLAN_ARTIFACT)
 
 
 def check_resume(study: Study, spec: ExperimentSpec, tracking_uri: str) -> None:
@@ -154,4 +160,4 @@ def run_study(study: Study, address: str | None = None, resume: bool = False, ve
     if resume:
         check_resume(study, spec, uri)
     return run_search(spec, address=address, resume=resume, verbose=verbose, trial_fn=_trial_fn(study, trial),
-                      param_space=param_space(study), on_parent=lambda parent, _: log_plan(uri, parent, study))
+                      param_space=param_space(study), on_parent=lambda parent: log_plan(uri, parent, study))

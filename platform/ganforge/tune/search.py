@@ -141,7 +141,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
     ``trial_fn`` (default :func:`run_trial`, same keyword arguments) and ``param_space`` (default
     the search section's) let ``ganforge study`` run its variants x seeds through this machinery:
     its trial function maps a Tune config to the dotted spec keys and calls ``run_trial``.
-    ``on_parent(parent_run_id, resumed)`` is called once the parent run exists, before any trial
+    ``on_parent(parent_run_id)`` is called once the parent run exists, before any trial
     starts (a study logs its plan there, so an interrupted study can still be reported).
     """
     from mlflow.tracking import MlflowClient
@@ -170,7 +170,7 @@ def run_search(spec: ExperimentSpec, address: str | None = None, resume: bool = 
             f"metric {search.metric} ({search.mode}); parent MLflow run {parent_run_id}")
     try:
         if on_parent is not None:
-            on_parent(parent_run_id, resume)
+            on_parent(parent_run_id)
         results = tuner.fit()
     except BaseException as err:
         client.set_terminated(parent_run_id, status="KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
