@@ -56,6 +56,28 @@ def test_the_schedule_evaluates_checkpoints_and_samples_on_every_at_step():
     assert spec.search["space"] == {"train.seed": "grid(0)"} and spec.search["scheduler"] == "none"
 
 
+def test_a_variant_setting_a_whole_section_keeps_the_studys_schedule():
+    """A variant's ``eval: {...}`` (or ``train: {...}``) replaces that section of its document;
+    the trial still trains to max(at) and evaluates, checkpoints and samples on every ``at`` step
+    (before, such a variant trained with eval.every 0: no metric, every cell n/a)."""
+    from ganforge.study.run import _trial_fn, search_spec, variant_trial
+    from ganforge.tune.trial import trial_spec
+
+    eval_section = {"metrics": ["fid"], "n": 32, "extractor": "domain:digits"}
+    parsed = study(at=[4, 6], variants=[{"name": "a", "set": {"eval": eval_section}},
+                                        {"name": "b", "set": {"train": {"batch_size": 16, "torch_threads": 1}}}])
+    bound = {}
+    _trial_fn(parsed, trial=lambda config, **kwargs: bound.update(kwargs))({"study.variant": "a", "train.seed": 0})
+    base = search_spec(parsed).user_document()
+    for name in ("a", "b"):
+        params, document = variant_trial({"study.variant": name, "train.seed": 0}, bound["variants"],
+                                         bound["documents"], base)
+        spec = trial_spec(document, params, {})
+        assert (spec.train.steps, spec.eval.every, spec.train.checkpoint_every, spec.train.sample_every) == (6, 2, 2, 2)
+    assert spec.train.batch_size == 16
+    assert parsed.variants["a"] == {"eval": eval_section}  # the plan (study.json) keeps what the document wrote
+
+
 def test_a_study_resumes_its_own_search_whatever_its_base_is_called():
     """The Tune pointer (``<storage>/<spec name>-tune.latest.json``) is the study's, not the base spec's."""
     from ganforge.study.run import search_spec

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.config import ExperimentSpec, spec_from_dict
-from ganforge.study.spec import Study, StudyError, plan_document, variant_document
+from ganforge.study.spec import Study, StudyError, plan_document, scheduled_variants, variant_document
 
 VARIANT_KEY = "study.variant"  # the Tune config key naming the variant (not a spec key)
 VARIANT_TAG = "ganforge.study.variant"
@@ -84,12 +84,12 @@ def run_study_trial(config: dict, *, variants: dict[str, dict], base: dict, docu
 
 
 def _trial_fn(study: Study, trial=None):
-    """``trial`` (default :func:`run_study_trial`) with the study's variants and their own
-    documents bound (Tune's with_parameters adds the rest)."""
+    """``trial`` (default :func:`run_study_trial`) with the study's variants (the schedule on
+    top of their keys) and their own documents bound (Tune's with_parameters adds the rest)."""
     import functools
 
     documents = {name: variant_document(study, name) for name in study.documents}
-    bound = functools.partial(trial or run_study_trial, variants=study.variants, documents=documents)
+    bound = functools.partial(trial or run_study_trial, variants=scheduled_variants(study), documents=documents)
     bound.__name__ = "study_trial"  # Tune names the trainable after it
     return bound
 

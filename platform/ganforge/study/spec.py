@@ -221,12 +221,23 @@ def _planned(spec: ExperimentSpec) -> list[str]:
     return list(task_of(spec).planned_keys(spec)) + list(STEP_METRICS)
 
 
+def schedule(study: "Study") -> dict[str, int]:
+    """The study's schedule: train to max(at), evaluate, checkpoint and sample on gcd(at)."""
+    return {"train.steps": max(study.at), "train.checkpoint_every": study.every,
+            "eval.every": study.every, "train.sample_every": study.every}
+
+
 def plan_document(base: dict[str, Any], study: "Study") -> dict[str, Any]:
-    """The base with the study's schedule: train to max(at), evaluate, checkpoint and sample on gcd(at)."""
-    document = apply_params(base, {"train.steps": max(study.at), "train.checkpoint_every": study.every,
-                                   "eval.every": study.every, "train.sample_every": study.every})
+    """The base with the study's schedule."""
+    document = apply_params(base, schedule(study))
     document["name"] = f"study-{study.name}"  # its own Tune pointer (--resume), whatever the base is called
     return document
+
+
+def scheduled_variants(study: "Study") -> dict[str, dict[str, Any]]:
+    """Each variant's dotted keys with the schedule on top, as its trial applies them: a variant
+    that sets a whole section (``eval: {...}``) still evaluates on every ``at`` step."""
+    return {name: {**params, **schedule(study)} for name, params in study.variants.items()}
 
 
 def variant_document(study: "Study", name: str) -> dict[str, Any]:
@@ -245,7 +256,7 @@ def variant_document(study: "Study", name: str) -> dict[str, Any]:
 def _check_variants(study: Study) -> list[str]:
     """Every variant's spec must validate and report every metric; one line per problem."""
     problems, missing, reported = [], {}, {}
-    for name, params in study.variants.items():
+    for name, params in scheduled_variants(study).items():
         try:
             document = variant_document(study, name)
             spec = spec_from_dict(apply_params(document, {**params, "train.seed": study.seeds[0]}), source=f"variant {name!r}")
