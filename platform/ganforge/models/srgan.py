@@ -20,9 +20,12 @@ initialisation: the paper does not specify one.
 
 ``skip: bicubic`` (off by default: the paper has none) adds the bicubic upsampling of the input to
 the last conv's output, with no tanh, so the network learns the residual over bicubic, as BasicSR's
-MSRResNet does over bilinear (Wang et al. 2018, ESRGAN's modified SRResNet). It starts near the
-bicubic baseline instead of far below it, which is what a CPU-sized run can afford; the state dict
-is the same, so an SRGAN started from such an SRResNet sets the same ``skip``.
+MSRResNet does over bilinear (Wang et al. 2018, ESRGAN's modified SRResNet). The upsampling is the
+evaluation baseline's own (PIL's Keys a = -0.5 bicubic, models/bicubic.py; torch's a = -0.75 scores
+~0.1 dB lower), and the last conv starts at zero, so an untrained G IS the bicubic baseline and every
+step moves it from there (with PyTorch's default init the residual starts as noise that costs the
+first hundreds of steps to undo). That is what a CPU-sized run can afford; the state dict is the
+same, so an SRGAN started from such an SRResNet sets the same ``skip``.
 """
 from __future__ import annotations
 
@@ -30,11 +33,11 @@ import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ganforge.models import MODELS
+from ganforge.models.bicubic import bicubic_resize
 
 D_CONVS = 8  # the paper's discriminator: 4 widths x (stride 1, stride 2)
 
@@ -97,6 +100,9 @@ class SRResNet(nn.Module):
         # With the skip, the conv's output is a residual: a tanh would bound it to [-1, 1] around the base.
         last = [nn.Conv2d(width, target_shape[0], 9, 1, 4)] + ([nn.Tanh()] if self.skip == "none" else [])
         self.to_image = nn.Sequential(*last)
+        if self.skip != "none":  # a zero residual: the untrained G is the bicubic upsampling
+            nn.init.zeros_(last[0].weight)
+            nn.init.zeros_(last[0].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.input_shape[0]:
@@ -106,7 +112,7 @@ class SRResNet(nn.Module):
         image = self.to_image(self.upsample(features))
         if self.skip == "none":
             return image
-        image = image + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        image = image + bicubic_resize(x, tuple(image.shape[-2:]))
         # Clamped only outside training: a clamp in training would stop the gradient of saturated pixels.
         return image if self.training else image.clamp(-1, 1)
 
