@@ -118,3 +118,43 @@ def test_real_data_tables_follow_the_variants_table(tmp_path):
     text = write_report(replace(results(), real_tables={"is_sample_size": real}), tmp_path)
     assert text.index("| base |") < text.index("### IS of real digits") < text.index("| 256 | 9.1 ± 0.2 |")
     assert (tmp_path / "is_sample_size.md").read_text().startswith("| n | IS, 5 splits |")
+
+
+LONG = ["lr 2e-4 / optim.g.name=adam, schedule.name=none", "lr 2e-4 / optim.g.name=rmsprop, schedule.name=cosine"]
+
+
+def long_named(tmp_path):
+    """Two grid cells with the long names a study's grid gives them, with samples at both steps."""
+    from ganforge.study.report import StudyResults
+
+    histories = {name: [{FID: {5: 10.0 + i, 10: 8.0 + i}}] for i, name in enumerate(LONG)}
+    samples = {name: {s: _png(tmp_path / f"{i}-{s}.png", 0.3) for s in (5, 10)} for i, name in enumerate(LONG)}
+    return StudyResults("toy", LONG, [5, 10], [FID], histories, samples)
+
+
+def _extents(fig, artists):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def test_long_variant_names_stay_inside_their_mosaic_cell(tmp_path):
+    """A cell's title is no wider than its sample grid, so neighbouring titles cannot overlap."""
+    from ganforge.study.report import mosaic_figure
+
+    fig = mosaic_figure(long_named(tmp_path))
+    for ax in fig.axes:
+        title, image = _extents(fig, [ax.title, ax.images[0]])
+        assert title.x0 >= image.x0 - 2 and title.x1 <= image.x1 + 2, ax.title.get_text()
+        assert "@" in ax.title.get_text()
+
+
+def test_the_metric_plots_legend_covers_no_line(tmp_path):
+    """The legend (long names) sits outside the axes: it hides none of the plotted points."""
+    from ganforge.study.report import metric_figure
+
+    fig = metric_figure(long_named(tmp_path), FID)
+    ax = fig.axes[0]
+    legend, axes = _extents(fig, [ax.get_legend(), ax])
+    assert not legend.overlaps(axes)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == LONG

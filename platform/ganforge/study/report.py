@@ -131,14 +131,15 @@ def _csv(path: Path, results: StudyResults) -> None:
             writer.writerow([variant, metric, step, mean, std, n])
 
 
-def plot_metric(results: StudyResults, metric: str, path: Path) -> None:
-    """``metric`` against every evaluated step, one line per variant (mean, band: +- std over seeds)."""
+def metric_figure(results: StudyResults, metric: str):
+    """``metric`` against every evaluated step, one line per variant (mean, band: +- std over
+    seeds); the legend sits under the axes, where long variant names hide no line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 4 + 0.2 * len(results.variants)))
     for variant in results.variants:
         runs = results.histories.get(variant, [])
         steps = sorted({s for h in runs for s in h.get(metric, {})})
@@ -150,34 +151,61 @@ def plot_metric(results: StudyResults, metric: str, path: Path) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     ax.set_title(f"{results.name}: {metric}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    return fig
+
+
+def plot_metric(results: StudyResults, metric: str, path: Path) -> None:
+    """:func:`metric_figure` as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = metric_figure(results, metric)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
-def plot_mosaic(results: StudyResults, path: Path) -> bool:
+def cell_title(name: str, step: int, width: int = 28) -> str:
+    """A mosaic cell's title, wrapped at ``width`` characters (a grid cell's width) so that long
+    variant names (a grid's ``a / key=value, key=value``) do not run into the next cell."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(f"{name} @ {step}", width, break_on_hyphens=False))
+
+
+def mosaic_figure(results: StudyResults):
     """A row per variant, a column per ``at`` step: the first seed's sample grid at that step
-    (the last one it logged when it has none there); False when no variant logged samples."""
+    (the last one it logged when it has none there); None when no variant logged samples."""
     names = [v for v in results.variants if results.samples.get(v)]
     if not names:
-        return False
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(names), len(results.at), figsize=(2.5 * len(results.at), 2.7 * len(names)),
-                             squeeze=False)
+    lines = max(cell_title(name, max(results.at)).count("\n") + 1 for name in names)
+    fig, axes = plt.subplots(len(names), len(results.at),
+                             figsize=(2.5 * len(results.at), (2.5 + 0.17 * lines) * len(names)), squeeze=False)
     for row, name in zip(axes, names):
         grids = results.samples[name]
         for ax, step in zip(row, results.at):
             ax.axis("off")
             shown = step if step in grids else max(grids)
             ax.imshow(mpimg.imread(grids[shown]))
-            ax.set_title(f"{name} @ {shown}", fontsize="small")
+            ax.set_title(cell_title(name, shown), fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def plot_mosaic(results: StudyResults, path: Path) -> bool:
+    """:func:`mosaic_figure` as a PNG; False when no variant logged samples."""
+    import matplotlib.pyplot as plt
+
+    fig = mosaic_figure(results)
+    if fig is None:
+        return False
     fig.savefig(path, dpi=72)  # a mosaic of grids: small enough to commit beside a study's doc
     plt.close(fig)
     return True
