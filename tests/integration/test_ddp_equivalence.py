@@ -212,16 +212,10 @@ def worst_error(reference: dict, double: dict) -> float:
 
 @pytest.fixture
 def bsa_source(tmp_path):
-    """A tiny SNGAN source checkpoint (32 px, 1 channel), saved by tests/unit/test_adapt_bsa.py's
-    save_source (loaded by path: tests/unit is not on sys.path when only this file runs)."""
-    import importlib.util
-    from pathlib import Path
+    """A tiny SNGAN source checkpoint (32 px, 1 channel), as the adaptation unit tests save one."""
+    from adapt_sources import save_source
 
-    path = Path(__file__).resolve().parents[1] / "unit" / "test_adapt_bsa.py"
-    module_spec = importlib.util.spec_from_file_location("adapt_bsa_helpers", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return str(module.save_source(tmp_path / "source"))
+    return str(save_source(tmp_path / "source"))
 
 
 def with_source(documents: dict, source: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from test_adapt_bsa import save_source
+from adapt_sources import save_source
 
 pytestmark = pytest.mark.unit
 

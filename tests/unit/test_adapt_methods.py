@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from statecompare import differences
-from test_adapt_bsa import adapt_spec, build, save_source
+from adapt_sources import adapt_spec, build, save_source
 
 pytestmark = pytest.mark.unit
 

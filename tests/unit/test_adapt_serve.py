@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ganforge.commands.serve import serving_module
-from test_adapt_bsa import adapt_spec, build, save_source
+from adapt_sources import adapt_spec, build, save_source
 
 pytestmark = pytest.mark.unit
 
