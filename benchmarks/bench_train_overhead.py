@@ -12,7 +12,8 @@ loop's `time_<phase>_ms`, and the cores each process of this Ray instance used m
 (CPU seconds per second of the run, start-up included).
 In-process loops run interleaved: ``--repeats`` rounds of ``--window`` steps each, so load that
 comes and goes hits all of them; ratios are medians of per-round ratios.
-Prints the step's parts too, and (without --no-loader) the loader's headroom.
+Prints the step's parts too, and (without --no-loader) the loader's headroom. The loops themselves
+are in train_overhead_loops.py; this file runs them, in process and in Ray, and prints the tables.
 The machine's load average is printed with each block: on a shared machine, say it with the figures.
 
     nice -n 15 .venv/bin/python benchmarks/bench_train_overhead.py [--steps 120] [--warmup 30] [--no-loader]
@@ -20,7 +21,6 @@ The machine's load average is printed with each block: on a shared machine, say 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -31,134 +31,15 @@ import uuid
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from ganforge.config import load_spec
-from ganforge.data import build_dataset
-from ganforge.models import build_models
+sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/ is not a package
+import train_overhead_loops  # noqa: E402
+from train_overhead_loops import (  # noqa: E402
+    ganforge_stepper, in_memory_images, interleaved, paired_ratio, plain_stepper, step_breakdown, threads_of)
+
+from ganforge.config import load_spec  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[1] / "jobs" / "quickstart.yaml"
-
-
-def threads_of(spec) -> int:
-    """The thread count train/loop.py gives the worker: train.torch_threads, else its reserved CPUs."""
-    return spec.train.torch_threads or max(1, int(spec.scaling.cpus_per_worker))
-
-
-def plain_update(G, D, G_ema, opt_g, opt_d, decay: float):
-    """One plain-PyTorch GAN update over (real, z_d, z_g): the textbook one when ``z_g`` is None
-    (D's fake batch also serves G's update), else ganforge's computation: D's fake drawn under
-    no_grad from ``z_d``, G's from ``z_g`` with D frozen, then the EMA (weights and buffers)."""
-    def update(real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor | None) -> None:
-        with torch.set_grad_enabled(z_g is None):
-            fake = G(z_d)
-        d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        if z_g is not None:
-            D.requires_grad_(False)
-            fake = G(z_g)
-        g_loss = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        if z_g is not None:
-            D.requires_grad_(True)
-            torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
-            torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
-    return update
-
-
-def plain_stepper(spec, images: torch.Tensor, same_math: bool):
-    """One step of a plain loop on batches and latents drawn from torch's global RNG."""
-    torch.manual_seed(0)
-    G, D = build_models(spec.model, tuple(images.shape[1:]), 0)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(G.parameters(), lr=spec.optim.g.lr, betas=tuple(spec.optim.g.betas))
-    opt_d = torch.optim.Adam(D.parameters(), lr=spec.optim.d.lr, betas=tuple(spec.optim.d.betas))
-    update, batch = plain_update(G, D, G_ema, opt_g, opt_d, spec.train.ema), spec.train.batch_size
-
-    def step() -> None:
-        real = images[torch.randint(0, len(images), (batch,))]
-        z_d = torch.randn(batch, G.z_dim)
-        update(real, z_d, torch.randn(batch, G.z_dim) if same_math else None)
-    return step
-
-
-def ganforge_stepper(spec):
-    """One step of ganforge's GanStep on its BatchStream (what a worker runs, without Ray)."""
-    from ganforge.augment import build_pipeline
-    from ganforge.tasks import task_of
-    from ganforge.train.batches import BatchStream
-
-    dataset = build_dataset(spec.data)
-    dataset.set_transform(build_pipeline(spec.augment))
-    task = task_of(spec)
-    step = task.build_step(spec, task.build_modules(spec, task.meta(dataset)))
-    stream = BatchStream(dataset, spec.per_worker_batch(), spec.train.seed)
-    counter = iter(range(10**9))
-    return lambda: step([stream.next()], next(counter)), step, stream
-
-
-def in_memory_images(spec) -> torch.Tensor:
-    """The spec's data set as one tensor (the plain loops index it: no loader)."""
-    dataset = build_dataset(spec.data)
-    return torch.stack([dataset[i][0] for i in range(len(dataset))])
-
-
-def interleaved(steppers: dict, repeats: int, window: int, warmup: int) -> dict[str, list[float]]:
-    """ms/step of each stepper per round; each round runs every stepper for ``window`` steps."""
-    for step in steppers.values():
-        for _ in range(warmup):
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steppers}
-    for _ in range(repeats):
-        for name, step in steppers.items():
-            start = time.perf_counter()
-            for _ in range(window):
-                step()
-            times[name].append(1000 * (time.perf_counter() - start) / window)
-    return times
-
-
-def paired_ratio(fast: list[float], slow: list[float]) -> float:
-    """Median over rounds of fast/slow time per step (= slow's speed relative to fast's)."""
-    return statistics.median(a / b for a, b in zip(fast, slow))
-
-
-def step_breakdown(step, stream, steps: int, warmup: int) -> dict[str, float]:
-    """ms per step of a ganforge step's parts, timed around the real objects' methods."""
-    from ganforge.train import step as step_module
-
-    totals: dict[str, float] = {}
-
-    def timed(owner, name: str, label: str) -> None:
-        inner = getattr(owner, name)
-
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                totals[label] = totals.get(label, 0.0) + time.perf_counter() - start
-        setattr(owner, name, wrapper)
-
-    labels = {"batch": (stream, "next"), "D update": (step, "d_update"), "G update": (step, "g_update"),
-              "  in the updates: optimizer steps + loss reads": (step_module, "apply_update"),
-              "  in the updates: latents (seeded draws)": (step, "latents"), "EMA": (step_module, "update_ema")}
-    for label, (owner, name) in labels.items():
-        timed(owner, name, label)
-    for t in range(warmup):
-        step([stream.next()], 10**6 + t)
-    totals.clear()
-    start = time.perf_counter()
-    for t in range(steps):
-        step([stream.next()], 2 * 10**6 + t)
-    totals["total"] = time.perf_counter() - start
-    totals["rest (schedules, bookkeeping)"] = totals["total"] - sum(totals.get(k, 0.0) for k in
-                                                                     ("batch", "D update", "G update", "EMA"))
-    return {label: 1000 * totals.get(label, 0.0) / steps for label in [*labels, "rest (schedules, bookkeeping)", "total"]}
 
 
 def plain_in_worker(config: dict) -> None:
@@ -183,6 +64,10 @@ def plain_in_ray_worker(spec, repeats: int, window: int, warmup: int, storage: s
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    import ray.cloudpickle
+
+    # The worker cannot import benchmarks/ (not on its path): ship the loops' code with the function.
+    ray.cloudpickle.register_pickle_by_value(train_overhead_loops)
     out = Path(storage) / f"plain-{uuid.uuid4().hex[:8]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(plain_in_worker, train_loop_config={"spec": spec.to_dict(), "repeats": repeats,

@@ -1,6 +1,6 @@
-"""benchmarks/bench_train_overhead.py compares ganforge's step with a plain loop that computes the
-same thing: this holds it to that. Its "same-math" plain update, given the latents ganforge's step
-draws, ends a step with G, D, EMA-G and both optimizers bit for bit where GanStep ends it."""
+"""benchmarks/bench_train_overhead.py (its loops in train_overhead_loops.py) compares ganforge's
+step with a plain loop that computes the same thing: this holds it to that. Its "same-math" plain
+update, given the latents ganforge's step draws, ends a step with G, D, EMA-G and both optimizers bit for bit where GanStep ends it."""
 from __future__ import annotations
 
 import copy
@@ -15,12 +15,12 @@ from ganforge.train.setup import build_modules, build_step
 
 pytestmark = pytest.mark.unit
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_train_overhead.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "train_overhead_loops.py"
 
 
 def bench():
     """The benchmark module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_train_overhead", BENCH)
+    spec = importlib.util.spec_from_file_location("train_overhead_loops", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
