@@ -157,6 +157,16 @@ def in_ray(spec, args, tmp: str) -> tuple[dict, float, dict, dict]:
     """The Ray rows: the plain loop in a worker, then `ganforge train`, in one Ray instance."""
     from ganforge.raycluster import ray_session
 
+    # MLflow puts a sqlite store's artifacts under ./mlruns: keep them in tmp, not where the bench ran.
+    here = os.getcwd()
+    os.chdir(tmp)
+    try:
+        return _in_ray(spec, args, tmp, ray_session)
+    finally:
+        os.chdir(here)
+
+
+def _in_ray(spec, args, tmp: str, ray_session) -> tuple[dict, float, dict, dict]:
     with ray_session():
         plain = plain_in_ray_worker(spec, max(3, args.steps // args.window), args.window, args.warmup, f"{tmp}/ray")
         before, start = process_cpu_seconds(), time.perf_counter()
