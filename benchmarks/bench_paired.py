@@ -25,6 +25,7 @@ same network) of the outputs against the targets over --n held-out pairs: at thi
 upwards and only comparable within this table. Exit status 1 if a target is missed.
 
     .venv/bin/python benchmarks/bench_paired.py              # 500 / 100 / 200 steps, 64 pairs
+    .venv/bin/python benchmarks/bench_paired.py --speed-only    # part 4 alone, a few minutes
     .venv/bin/python benchmarks/bench_paired.py --sr-steps 2000 --srgan-steps 300 --p2p-steps 1000 --n 136
 
 Measured on 2 shared cores (load average ~13) with the defaults: 21 min wall, 7 min CPU. At these
@@ -248,6 +249,18 @@ def report(rows: dict[str, dict], speed: dict[str, dict], args, uri: str) -> boo
     return all(met for _, _, met in results)
 
 
+def print_speed(speed: dict[str, dict], args) -> None:
+    """Part 4's table alone (--speed-only): the training step's img/s and the process's peak memory."""
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{args.repeats} timings of {args.measure_steps} steps, one torch thread unless the spec sets more")
+    print(f"{'model':<15}{'batch':>6}{'img/s':>8}{'peak MB':>9}{'+models':>9}")
+    for name, s in speed.items():
+        if "error" in s:
+            print(f"{name:<15} speed measurement failed: {s['error']}")
+        else:
+            print(f"{name:<15}{s['batch']:>6}{s['images_per_s']:>8.1f}{s['peak_mb']:>9.0f}{s['step_mb']:>9.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sr-steps", type=int, default=500, help="SRResNet training steps")
@@ -257,6 +270,7 @@ def main() -> None:
     parser.add_argument("--measure-steps", type=int, default=2, help="steps per speed timing")
     parser.add_argument("--repeats", type=int, default=3, help="speed timings (the median is reported)")
     parser.add_argument("--tracking-uri", default=None, help="default: a sqlite store in a temp dir")
+    parser.add_argument("--speed-only", action="store_true", help="only part 4: each model's step img/s and peak memory")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-set", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -264,6 +278,9 @@ def main() -> None:
         print(json.dumps(measure(args.child, args.child_set, args.measure_steps, 1, args.repeats)))
         return
 
+    if args.speed_only:
+        print_speed({name: measure_in_child(job, overrides, args) for name, job, overrides, _ in MODELS}, args)
+        return
     import ray
 
     from ganforge.raycluster import connect
